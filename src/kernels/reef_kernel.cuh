@@ -1,0 +1,131 @@
+// reef_kernel.cuh: the contract between kernel bodies and the three builds of every kernel.
+//
+// A kernel is written once, as a device function template (its *body*):
+//
+//   template <...> __device__ bool conv_body(const reef::Block& b, <pointer args>...);
+//
+// It returns true when it has done all of the block's work and false when it stopped at a check
+// point because the preempt flag was set. A generated model source includes this header after
+// defining exactly one of the build macros, and wraps each body:
+//
+//   REEF_BUILD_RAW  extern "C" __global__ void k(args...)          // the reference build
+//   REEF_BUILD_BE   extern "C" __global__ void k(const int* reef_flag, unsigned* reef_done, args...)
+//                   flag checked at block entry (lazy eviction of queued kernels) and at every check
+//                   point of the body; a block that finishes adds 1 to *reef_done, so the host can
+//                   tell exactly which kernels of a preempted task completed.
+//   REEF_BUILD_DKP  __device__ bool k_dkp(const reef::Block&, const void* params), the body behind a
+//                   function pointer with a virtual block index, run by a proxy kernel.
+//
+// Rules every body follows, so that all three builds stay valid:
+// - 1-D thread blocks of a compile-time size; the grid may be 1-, 2- or 3-D and is read from
+//   b.x, b.y, b.z (never blockIdx), and the grid size from b.gx, b.gy, b.gz (never gridDim).
+// - Shared memory only through reef::dynamic_smem() (dynamic shared memory, no static
+//   __shared__ arrays), so a proxy can host any body with the larger kernel's allocation.
+// - Check points sit at natural tile boundaries, next to a __syncthreads the body already has:
+//       b.poll(it);          // thread 0 samples the flag (it = the loop trip, for parity)
+//       __syncthreads();
+//       if (b.stopped(it)) return false;
+//   No division and no extra barrier in the inner loop. A body may poll every 2^k trips (mask).
+// - Idempotent: a body never reads memory it writes.
+#pragma once
+
+#if defined(__HIPCC__)
+#include <hip/hip_fp16.h>
+#include <hip/hip_runtime.h>
+#else
+#include <cuda_fp16.h>
+#endif
+
+#if (defined(REEF_BUILD_RAW) + defined(REEF_BUILD_BE) + defined(REEF_BUILD_DKP)) != 1
+#error "define exactly one of REEF_BUILD_RAW, REEF_BUILD_BE, REEF_BUILD_DKP"
+#endif
+
+namespace reef {
+
+// A relaxed, device-scope load: sees the control stream's or watcher's write without a fence.
+__device__ __forceinline__ int load_flag(const int* flag) {
+#if defined(__HIPCC__)
+  return __hip_atomic_load(flag, __ATOMIC_RELAXED, __HIP_MEMORY_SCOPE_AGENT);
+#else
+  int v;
+  asm volatile("ld.relaxed.gpu.global.s32 %0, [%1];" : "=r"(v) : "l"(flag));
+  return v;
+#endif
+}
+
+__device__ __forceinline__ bool first_thread() { return threadIdx.x == 0; }
+
+// Dynamic shared memory, 16-byte aligned; its size is the kernel's `shared_memory` entry.
+__device__ __forceinline__ unsigned char* dynamic_smem() {
+  extern __shared__ __align__(16) unsigned char reef_smem[];
+  return reef_smem;
+}
+
+// What a body knows about its block: the (virtual) block index, the grid, and the preempt flag.
+struct Block {
+  unsigned x, y, z;
+  unsigned gx, gy, gz;
+#if defined(REEF_BUILD_BE)
+  const int* flag;
+  int* stop;  // two __shared__ ints: one per trip parity, so thread 0 never overwrites a value
+              // that a slow thread of the previous trip has yet to read
+#endif
+
+  // At a check point, before the body's own __syncthreads: thread 0 samples the flag.
+  __device__ __forceinline__ void poll(int trip) const {
+#if defined(REEF_BUILD_BE)
+    if (first_thread()) stop[trip & 1] = load_flag(flag);
+#else
+    (void)trip;
+#endif
+  }
+
+  // After that __syncthreads: whether to abandon the block (the same answer in every thread).
+  __device__ __forceinline__ bool stopped(int trip) const {
+#if defined(REEF_BUILD_BE)
+    return stop[trip & 1] != 0;
+#else
+    (void)trip;
+    return false;
+#endif
+  }
+};
+
+#if defined(REEF_BUILD_RAW)
+// The block context of a raw launch.
+__device__ __forceinline__ Block launch_block() {
+  return Block{blockIdx.x, blockIdx.y, blockIdx.z, gridDim.x, gridDim.y, gridDim.z};
+}
+#endif
+
+#if defined(REEF_BUILD_BE)
+// The block context of a BE launch; false when the flag is already set at block entry (the
+// block exits without doing anything: lazy eviction of kernels queued on the device).
+__device__ __forceinline__ bool enter_block(const int* flag, Block& b) {
+  __shared__ int stop[2];
+  b = Block{blockIdx.x, blockIdx.y, blockIdx.z, gridDim.x, gridDim.y, gridDim.z, flag, stop};
+  if (first_thread()) stop[0] = stop[1] = load_flag(flag);
+  __syncthreads();
+  return stop[0] == 0;
+}
+
+// Counts a finished block. Read by the host only once the stream is idle, so no fence is needed
+// for the outputs; a block whose body returned false never counts.
+__device__ __forceinline__ void block_done(unsigned* done) {
+  if (first_thread()) atomicAdd(done, 1u);
+}
+#endif
+
+#if defined(REEF_BUILD_DKP)
+// A body behind a pointer: `params` points at the kernel's packed arguments in device memory.
+typedef bool (*Body)(const Block&, const void* params);
+
+// Maps a linear block index onto a grid, x fastest (the order raw launches dispatch in).
+__device__ __forceinline__ Block virtual_block(unsigned linear, unsigned gx, unsigned gy,
+                                               unsigned gz) {
+  const unsigned x = linear % gx, yz = linear / gx;
+  return Block{x, yz % gy, yz / gy, gx, gy, gz};
+}
+#endif
+
+}  // namespace reef

@@ -1,0 +1,350 @@
+/**
+ * Loads a model package onto a GPU and runs its kernels.
+ *
+ * A {@linkcode LoadedModel} holds the compiled modules and the weights (uploaded once, shared by
+ * every instance: kernels only read them). A {@linkcode ModelInstance} owns its own activation
+ * storage, one finished-block counter per kernel, and each kernel's packed arguments for the raw
+ * and BE builds, so launching is one FFI call per kernel and two instances never share a buffer
+ * that a kernel writes (REEF's rule: any kernel can be re-run).
+ * @module
+ */
+
+import {
+  type Address,
+  type Buffer,
+  type Device,
+  type Kernel,
+  KernelParams,
+  type Module,
+  type Stream,
+} from "../gpu/mod.ts";
+import {
+  type KernelCall,
+  type ModelPackage,
+  type PackagePaths,
+  storageBytes,
+  type TensorSpec,
+} from "./package.ts";
+
+/** The builds of a model's kernels (see src/kernels/reef_kernel.cuh). */
+export type KernelBuild = "raw" | "be" | "dkp";
+
+/** Bytes of each weight storage entry, by storage name. */
+export type Weights = ReadonlyMap<string, Uint8Array>;
+
+/** Storage offsets are aligned so every tensor starts on a 256-byte boundary (vector loads). */
+const ALIGN = 256;
+/** The most dynamic shared memory a block may use without opting in. */
+const DEFAULT_SHARED_MEMORY = 48 * 1024;
+
+/** One kernel call of a loaded model, ready to launch. */
+export interface LoadedKernel {
+  call: KernelCall;
+  grid: [number, number, number];
+  block: [number, number, number];
+  blocks: number;
+  sharedMemory: number;
+  raw: Kernel;
+  be: Kernel | undefined;
+  /** Resident blocks per SM at this launch configuration (raw build). */
+  blocksPerSm: number;
+}
+
+function align(offset: number): number {
+  return Math.ceil(offset / ALIGN) * ALIGN;
+}
+
+async function readBinary(paths: PackagePaths, file: string): Promise<Uint8Array<ArrayBuffer>> {
+  const path = `${paths.dir}/${file}`;
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `Model "${paths.name}" has no compiled kernels at ${path}: run \`reef compile ${paths.name}\``,
+      );
+    }
+    throw error;
+  }
+}
+
+function kernelFrom(module: Module, name: string, file: string): Kernel {
+  try {
+    return module.kernel(name);
+  } catch (error) {
+    throw new Error(
+      `Kernel "${name}" is missing from ${file}: recompile the model (${
+        error instanceof Error ? error.message : error
+      })`,
+    );
+  }
+}
+
+/** A model's modules and weights on one device. */
+export class LoadedModel implements Disposable {
+  /** The package it was loaded from. */
+  readonly pkg: ModelPackage;
+  readonly name: string;
+  /** Kernel calls in launch order. */
+  readonly kernels: LoadedKernel[];
+  readonly device: Device;
+  #modules: Module[];
+  #weights: Buffer | undefined;
+  #weightAddress = new Map<string, Address>();
+  #instances = new Set<ModelInstance>();
+
+  private constructor(
+    device: Device,
+    name: string,
+    pkg: ModelPackage,
+    modules: Module[],
+    kernels: LoadedKernel[],
+  ) {
+    this.device = device;
+    this.name = name;
+    this.pkg = pkg;
+    this.#modules = modules;
+    this.kernels = kernels;
+  }
+
+  /**
+   * Loads the package's raw build (and its BE build when `be` is set), uploads `weights`, and
+   * checks that every weight the package needs is given, with the right size.
+   */
+  static async load(
+    device: Device,
+    paths: PackagePaths,
+    pkg: ModelPackage,
+    weights: Weights,
+    options: { be?: boolean } = {},
+  ): Promise<LoadedModel> {
+    if (!pkg.binaries) {
+      throw new Error(
+        `${paths.json} names no compiled binaries: run \`reef compile ${paths.name}\``,
+      );
+    }
+    const modules: Module[] = [];
+    try {
+      const raw = device.loadModule(await readBinary(paths, pkg.binaries.raw));
+      modules.push(raw);
+      const be = options.be
+        ? device.loadModule(await readBinary(paths, pkg.binaries.be))
+        : undefined;
+      if (be) modules.push(be);
+      const byName = new Map<string, { raw: Kernel; be: Kernel | undefined }>();
+      const kernels = pkg.kernels.map((call): LoadedKernel => {
+        let pair = byName.get(call.name);
+        if (!pair) {
+          pair = {
+            raw: kernelFrom(raw, call.name, pkg.binaries!.raw),
+            be: be ? kernelFrom(be, call.name, pkg.binaries!.be) : undefined,
+          };
+          byName.set(call.name, pair);
+        }
+        const [gx, gy, gz, bx, by, bz] = call.launch_params as [
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+        ];
+        const sharedMemory = pkg.shared_memory[call.name]!;
+        if (sharedMemory > DEFAULT_SHARED_MEMORY) {
+          pair.raw.setMaxDynamicSharedMemory(sharedMemory);
+          pair.be?.setMaxDynamicSharedMemory(sharedMemory);
+        }
+        return {
+          call,
+          grid: [gx, gy, gz],
+          block: [bx, by, bz],
+          blocks: gx * gy * gz,
+          sharedMemory,
+          raw: pair.raw,
+          be: pair.be,
+          blocksPerSm: pair.raw.occupancy(bx * by * bz, sharedMemory),
+        };
+      });
+      const model = new LoadedModel(device, paths.name, pkg, modules, kernels);
+      model.#uploadWeights(weights, paths.json);
+      return model;
+    } catch (error) {
+      for (const module of modules) module.close();
+      throw error;
+    }
+  }
+
+  #uploadWeights(weights: Weights, file: string): void {
+    let size = 0;
+    const offsets = new Map<string, number>();
+    for (const entry of this.pkg.storage) {
+      const bytes = weights.get(entry.name);
+      if (!bytes) continue;
+      if (bytes.byteLength !== storageBytes(entry)) {
+        throw new Error(
+          `Weights for storage "${entry.name}" of ${file} have ${bytes.byteLength} bytes, ` +
+            `the package needs ${storageBytes(entry)}`,
+        );
+      }
+      offsets.set(entry.name, size);
+      size = align(size + bytes.byteLength);
+    }
+    for (const name of weights.keys()) {
+      if (!offsets.has(name)) {
+        throw new Error(`Weights name storage "${name}", which ${file} does not have`);
+      }
+    }
+    if (size === 0) return;
+    this.#weights = this.device.alloc(size);
+    for (const [name, offset] of offsets) {
+      this.#weights.write(weights.get(name)!, offset);
+      this.#weightAddress.set(name, this.#weights.address + BigInt(offset));
+    }
+  }
+
+  /** The device address of weight storage `name`, if it is a weight. */
+  weightAddress(name: string): Address | undefined {
+    return this.#weightAddress.get(name);
+  }
+
+  /** A new instance: its own activations and counters; `flag` is the device's preempt flag. */
+  createInstance(flag: Address): ModelInstance {
+    const instance: ModelInstance = new ModelInstance(
+      this,
+      flag,
+      () => this.#instances.delete(instance),
+    );
+    this.#instances.add(instance);
+    return instance;
+  }
+
+  /** Releases instances, weights and modules. */
+  close(): void {
+    for (const instance of [...this.#instances]) instance.close();
+    this.#weights?.close();
+    for (const module of this.#modules) module.close();
+    this.#modules = [];
+  }
+
+  /** Same as {@linkcode LoadedModel.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** One copy of a model's activations, with per-kernel finished-block counters. */
+export class ModelInstance implements Disposable {
+  readonly model: LoadedModel;
+  #arena: Buffer;
+  #counters: Buffer;
+  #address = new Map<string, Address>();
+  #rawParams: Uint8Array<ArrayBuffer>[];
+  #beParams: Uint8Array<ArrayBuffer>[];
+  #onClose: () => void;
+
+  /** @internal Made by {@linkcode LoadedModel.createInstance}. */
+  constructor(model: LoadedModel, flag: Address, onClose: () => void) {
+    this.model = model;
+    this.#onClose = onClose;
+    const offsets = new Map<string, number>();
+    let size = 0;
+    for (const entry of model.pkg.storage) {
+      if (model.weightAddress(entry.name) !== undefined) continue;
+      offsets.set(entry.name, size);
+      size = align(size + Math.max(storageBytes(entry), 1));
+    }
+    this.#arena = model.device.alloc(Math.max(size, ALIGN));
+    this.#counters = model.device.alloc(Math.max(model.kernels.length * 4, 4));
+    this.#counters.fill(0);
+    for (const [name, offset] of offsets) {
+      this.#address.set(name, this.#arena.address + BigInt(offset));
+    }
+    const storage = model.pkg.storage;
+    const argAddress = (index: number): Address => {
+      const name = storage[index]!.name;
+      return model.weightAddress(name) ?? this.#address.get(name)!;
+    };
+    this.#rawParams = model.kernels.map((k) => {
+      const params = new KernelParams();
+      for (const arg of k.call.args) params.pointer(argAddress(arg));
+      return params.bytes();
+    });
+    this.#beParams = model.kernels.map((k, i) => {
+      const params = new KernelParams().pointer(flag).pointer(
+        this.#counters.address + BigInt(4 * i),
+      );
+      for (const arg of k.call.args) params.pointer(argAddress(arg));
+      return params.bytes();
+    });
+  }
+
+  /** The device address of storage `name` (activation or weight). */
+  address(name: string): Address {
+    const address = this.#address.get(name) ?? this.model.weightAddress(name);
+    if (address === undefined) {
+      throw new Error(`Model "${this.model.name}" has no storage named "${name}"`);
+    }
+    return address;
+  }
+
+  /** Enqueues kernels [from, to) on `stream` with the given build. */
+  launch(stream: Stream, from: number, to: number, build: "raw" | "be"): void {
+    const kernels = this.model.kernels;
+    const params = build === "raw" ? this.#rawParams : this.#beParams;
+    for (let i = from; i < to; i++) {
+      const k = kernels[i]!;
+      const kernel = build === "raw" ? k.raw : k.be;
+      if (!kernel) throw new Error(`Model "${this.model.name}" was loaded without its BE build`);
+      stream.launchPacked(
+        kernel,
+        k.grid[0],
+        k.grid[1],
+        k.grid[2],
+        k.block[0],
+        k.block[1],
+        k.block[2],
+        k.sharedMemory,
+        params[i],
+      );
+    }
+  }
+
+  /** Enqueues the zeroing of finished-block counters [from, to) on `stream`. */
+  resetCounters(stream: Stream, from: number, to: number): void {
+    if (to > from) stream.fill32(this.#counters.address + BigInt(4 * from), 0, to - from);
+  }
+
+  /** The finished-block counters (synchronous copy: call when the streams are idle). */
+  readCounters(): Uint32Array {
+    return new Uint32Array(this.#counters.read().buffer);
+  }
+
+  /** Enqueues a copy of `data` into input storage `tensor`. */
+  upload(stream: Stream, tensor: TensorSpec, data: Uint8Array<ArrayBuffer>): void {
+    stream.copyToDevice(this.address(tensor.storage), data);
+  }
+
+  /** Copies storage `name` to the host (synchronous: call when the stream is idle). */
+  download(name: string): Uint8Array<ArrayBuffer> {
+    const entry = this.model.pkg.storage.find((s) => s.name === name);
+    const address = this.#address.get(name);
+    if (!entry || address === undefined) {
+      throw new Error(`Model "${this.model.name}" has no activation storage named "${name}"`);
+    }
+    const offset = Number(address - this.#arena.address);
+    return this.#arena.read(offset, storageBytes(entry)) as Uint8Array<ArrayBuffer>;
+  }
+
+  /** Releases the activations and counters. */
+  close(): void {
+    if (this.#arena.closed) return;
+    this.#arena.close();
+    this.#counters.close();
+    this.#onClose();
+  }
+
+  /** Same as {@linkcode ModelInstance.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

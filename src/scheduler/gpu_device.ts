@@ -1,0 +1,322 @@
+/**
+ * The scheduler's device on a real GPU: {@linkcode ExecDevice} over the FFI binding.
+ *
+ * - The preempt flag is one 32-bit word of device memory that every BE kernel reads. It is set
+ *   either by a 32-bit write on a highest-priority control stream (`doorbell: "stream"`), or by a
+ *   plain host store that a persistent one-thread watcher kernel copies into device memory
+ *   (`doorbell: "watcher"`, see src/kernels/runtime.cu). Clearing the flag waits until the clear
+ *   has landed, so a relaunched BE kernel can never see a stale "preempted" and skip its work.
+ * - Device-queue depth: every launch on a stream other than the highest-priority RT stream
+ *   records an event after it, and `inFlight` counts the events not yet reached.
+ * - Restore points come from the instance's finished-block counters, read once the streams idle.
+ * @module
+ */
+
+import {
+  Device,
+  type Event,
+  type HostBuffer,
+  type Kernel,
+  KernelParams,
+  type Module,
+  type Stream,
+} from "../gpu/mod.ts";
+import { LoadedModel, type ModelInstance, type Weights } from "../model/executor.ts";
+import type { ModelPackage, ModelProfile, PackagePaths } from "../model/package.ts";
+import type {
+  Build,
+  ExecDevice,
+  InstanceId,
+  KernelInfo,
+  ModelId,
+  ModelInfo,
+  StreamId,
+  StreamPriority,
+} from "./exec_device.ts";
+
+/** How the preempt flag is set. */
+export type Doorbell = "stream" | "watcher";
+
+/** Options of {@linkcode GpuExecDevice}. */
+export interface GpuExecDeviceOptions {
+  ordinal?: number;
+  doorbell?: Doorbell;
+}
+
+const runtimeImage = new URL("../../build/reef_runtime.fatbin", import.meta.url);
+
+/** Events recorded after launches on one stream, oldest first, reused from a free list. */
+class LaunchTracker {
+  #pending: Event[] = [];
+  #free: Event[] = [];
+  #device: Device;
+
+  constructor(device: Device) {
+    this.#device = device;
+  }
+
+  recorded(stream: Stream): void {
+    const event = this.#free.pop() ?? this.#device.createEvent();
+    event.record(stream);
+    this.#pending.push(event);
+  }
+
+  inFlight(): number {
+    let done = 0;
+    while (done < this.#pending.length && this.#pending[done]!.query()) done++;
+    if (done > 0) this.#free.push(...this.#pending.splice(0, done));
+    return this.#pending.length;
+  }
+
+  clear(): void {
+    this.#free.push(...this.#pending.splice(0));
+  }
+}
+
+interface StreamState {
+  stream: Stream;
+  tracker: LaunchTracker | undefined;
+  /** Launches since the stream was last seen idle, for untracked (RT) streams. */
+  launched: number;
+}
+
+/** The watcher's host-mapped control block (layout of `WatcherControl` in runtime.cu). */
+class Watcher {
+  readonly words: Int32Array;
+  readonly stream: Stream;
+  readonly host: HostBuffer;
+
+  constructor(device: Device, runtime: Module, flag: bigint) {
+    const { greatest } = device.streamPriorityRange();
+    this.host = device.allocHost(64, { mapped: true });
+    this.words = new Int32Array(this.host.bytes.buffer, 0, 4);
+    this.words.fill(0);
+    this.stream = device.createStream({ priority: greatest });
+    this.stream.launch(runtime.kernel("reef_watcher"), {
+      grid: 1,
+      block: 32,
+      params: new KernelParams().pointer(this.host.deviceAddress).pointer(flag).bytes(),
+    });
+  }
+
+  /** Stores the value for the watcher; with `confirm`, waits until it has landed on the GPU. */
+  set(value: number, confirm: boolean): void {
+    Atomics.store(this.words, 0, value);
+    if (!confirm) return;
+    const deadline = performance.now() + 1000;
+    while (Atomics.load(this.words, 1) !== value) {
+      if (performance.now() > deadline) {
+        throw new Error("The preemption watcher kernel stopped answering (1 s without an ack)");
+      }
+    }
+  }
+
+  stop(): void {
+    Atomics.store(this.words, 2, 1);
+    this.stream.synchronizeSync();
+    this.stream.close();
+    this.host.close();
+  }
+}
+
+/** {@linkcode ExecDevice} on a GPU. */
+export class GpuExecDevice implements ExecDevice, Disposable {
+  readonly simulated = false;
+  readonly name: string;
+  readonly device: Device;
+  #flag;
+  #control: Stream;
+  #runtime: Module;
+  #watcher: Watcher | undefined;
+  #streams: StreamState[] = [];
+  #models: { loaded: LoadedModel; info: ModelInfo }[] = [];
+  #instances: ModelInstance[] = [];
+  #greatest: number;
+  #least: number;
+  #stamp: Kernel;
+
+  constructor(options: GpuExecDeviceOptions = {}) {
+    this.device = Device.open(options.ordinal ?? 0);
+    this.name = this.device.properties.name;
+    const { least, greatest } = this.device.streamPriorityRange();
+    this.#least = least;
+    this.#greatest = greatest;
+    this.#flag = this.device.alloc(4);
+    this.#flag.fill(0);
+    this.#control = this.device.createStream({ priority: greatest });
+    this.#runtime = this.device.loadModule(Deno.readFileSync(runtimeImage));
+    this.#stamp = this.#runtime.kernel("reef_stamp");
+    if (options.doorbell === "watcher") {
+      this.#watcher = new Watcher(this.device, this.#runtime, this.#flag.address);
+    }
+  }
+
+  /** The device address of the preempt flag. */
+  get flagAddress(): bigint {
+    return this.#flag.address;
+  }
+
+  now(): number {
+    return performance.now() * 1000;
+  }
+
+  createStream(priority: StreamPriority): StreamId {
+    const value = priority === "high" ? this.#greatest : this.#least;
+    const stream = this.device.createStream({ priority: value });
+    this.#streams.push({
+      stream,
+      tracker: priority === "high" ? undefined : new LaunchTracker(this.device),
+      launched: 0,
+    });
+    return this.#streams.length - 1;
+  }
+
+  /** The stream behind an id, for callers that enqueue their own work (timestamps, benchmarks). */
+  stream(id: StreamId): Stream {
+    const state = this.#streams[id];
+    if (!state) throw new RangeError(`No stream ${id}`);
+    return state.stream;
+  }
+
+  /**
+   * Loads a model package with its weights; `profile` supplies per-kernel times when present.
+   * Loading while the watcher runs is safe: modules load eagerly (see reef_init).
+   */
+  async loadModel(
+    paths: PackagePaths,
+    pkg: ModelPackage,
+    weights: Weights,
+    profile: ModelProfile | undefined,
+  ): Promise<ModelInfo> {
+    const loaded = await LoadedModel.load(this.device, paths, pkg, weights, { be: true });
+    const id = this.#models.length;
+    const kernels: KernelInfo[] = loaded.kernels.map((k) => ({
+      name: k.call.name,
+      blocks: k.blocks,
+      threads: k.block[0] * k.block[1] * k.block[2],
+      sharedMemory: k.sharedMemory,
+      blocksPerSm: k.blocksPerSm,
+      timeUs: profile?.kernel_latency[k.call.name]?.total_latency ?? 0,
+    }));
+    const info: ModelInfo = {
+      id,
+      name: paths.name,
+      kernels,
+      latencyUs: profile?.model_latency ?? 0,
+    };
+    this.#models.push({ loaded, info });
+    return info;
+  }
+
+  /** The loaded model behind an id. */
+  model(id: ModelId): LoadedModel {
+    const entry = this.#models[id];
+    if (!entry) throw new RangeError(`No model ${id}`);
+    return entry.loaded;
+  }
+
+  createInstance(model: ModelId): InstanceId {
+    this.#instances.push(this.model(model).createInstance(this.#flag.address));
+    return this.#instances.length - 1;
+  }
+
+  /** The instance behind an id. */
+  instance(id: InstanceId): ModelInstance {
+    const instance = this.#instances[id];
+    if (!instance) throw new RangeError(`No instance ${id}`);
+    return instance;
+  }
+
+  launch(stream: StreamId, instance: InstanceId, from: number, to: number, build: Build): void {
+    const state = this.#streams[stream]!;
+    const target = this.instance(instance);
+    if (state.tracker) {
+      for (let i = from; i < to; i++) {
+        target.launch(state.stream, i, i + 1, build);
+        state.tracker.recorded(state.stream);
+      }
+    } else {
+      target.launch(state.stream, from, to, build);
+      state.launched += to - from;
+    }
+  }
+
+  resetCounters(stream: StreamId, instance: InstanceId, from: number, to: number): void {
+    this.instance(instance).resetCounters(this.#streams[stream]!.stream, from, to);
+  }
+
+  inFlight(stream: StreamId): number {
+    const state = this.#streams[stream]!;
+    if (state.tracker) return state.tracker.inFlight();
+    if (state.launched > 0 && state.stream.query()) state.launched = 0;
+    return state.launched;
+  }
+
+  idle(stream: StreamId): boolean {
+    const state = this.#streams[stream]!;
+    const idle = state.stream.query();
+    if (idle) {
+      state.launched = 0;
+      state.tracker?.clear();
+    }
+    return idle;
+  }
+
+  setPreemptFlag(value: 0 | 1): void {
+    // Setting must be fast; clearing must have landed before any BE kernel is relaunched.
+    if (this.#watcher) {
+      this.#watcher.set(value, value === 0);
+    } else {
+      this.#control.writeU32(this.#flag.address, value);
+      if (value === 0) this.#control.synchronizeSync();
+    }
+  }
+
+  restorePoint(instance: InstanceId, from: number, to: number): number {
+    const target = this.instance(instance);
+    const counters = target.readCounters();
+    const kernels = target.model.kernels;
+    for (let i = from; i < to; i++) {
+      if (counters[i]! < kernels[i]!.blocks) return i;
+    }
+    return to;
+  }
+
+  upload(stream: StreamId, instance: InstanceId, storage: string, data: Uint8Array): void {
+    const target = this.instance(instance);
+    const bytes = new Uint8Array(data.byteLength);
+    bytes.set(data);
+    this.#streams[stream]!.stream.copyToDevice(target.address(storage), bytes);
+  }
+
+  download(instance: InstanceId, storage: string): Uint8Array {
+    return this.instance(instance).download(storage);
+  }
+
+  synchronize(stream: StreamId): void {
+    this.#streams[stream]!.stream.synchronizeSync();
+  }
+
+  /** Enqueues a write of the GPU's clock (ns) to `address` on a stream: for latency probes. */
+  stamp(stream: StreamId, address: bigint): void {
+    this.#streams[stream]!.stream.launch(this.#stamp, {
+      grid: 1,
+      block: 32,
+      params: new KernelParams().pointer(address).bytes(),
+    });
+  }
+
+  /** Stops the watcher and releases everything. */
+  close(): void {
+    this.#watcher?.stop();
+    this.#watcher = undefined;
+    for (const { loaded } of this.#models) loaded.close();
+    this.#models = [];
+    this.device.close();
+  }
+
+  /** Same as {@linkcode GpuExecDevice.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

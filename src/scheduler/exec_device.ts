@@ -55,7 +55,7 @@ export interface ModelInfo {
 export interface ExecDevice {
   /** True for the simulated device: its results must never be reported as GPU results. */
   readonly simulated: boolean;
-  /** Device name, shown in results ("NVIDIA H100 80GB HBM3", or "simulated H100-like device"). */
+  /** Device name, shown in results ("NVIDIA H100 80GB HBM3", or "simulated H100-like GPU"). */
   readonly name: string;
 
   /** Monotonic time in µs: the host clock on a GPU, virtual time on the simulator. */
@@ -103,7 +103,8 @@ export interface ExecDevice {
 
   /**
    * Copies the instance's storage `storage` (an output) to the host. Call only once the stream that
-   * ran the task is idle. The simulated device returns zeros of the right size.
+   * ran the task is idle. The simulated device returns a digest of how the storage was computed,
+   * repeated to the right size, so a skipped or partly run kernel shows in the output.
    */
   download(instance: InstanceId, storage: string): Uint8Array;
 

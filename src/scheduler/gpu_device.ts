@@ -9,6 +9,10 @@
  * - Device-queue depth: every launch on a stream other than the highest-priority RT stream
  *   records an event after it, and `inFlight` counts the events not yet reached.
  * - Restore points come from the instance's finished-block counters, read once the streams idle.
+ * - The watcher is a persistent kernel, and the driver waits for the GPU to idle inside some calls
+ *   (module loads, frees): with the watcher running those would never return. So it starts only on
+ *   {@linkcode GpuExecDevice.startWatcher}, and loading, instance creation and closing stop it
+ *   first and restart it after. Copies to and from the host go through a non-blocking stream.
  * @module
  */
 
@@ -134,6 +138,8 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   #greatest: number;
   #least: number;
   #stamp: Kernel;
+  #io: Stream;
+  #doorbell: Doorbell;
 
   constructor(options: GpuExecDeviceOptions = {}) {
     this.device = Device.open(options.ordinal ?? 0);
@@ -146,9 +152,26 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     this.#control = this.device.createStream({ priority: greatest });
     this.#runtime = this.device.loadModule(Deno.readFileSync(runtimeImage));
     this.#stamp = this.#runtime.kernel("reef_stamp");
-    if (options.doorbell === "watcher") {
+    this.#io = this.device.createStream({ priority: least });
+    this.#doorbell = options.doorbell ?? "stream";
+  }
+
+  /**
+   * Starts the watcher kernel when the doorbell is "watcher" (after models and instances are set
+   * up: see the module notes). Does nothing for the stream doorbell or when already running.
+   */
+  startWatcher(): void {
+    if (this.#doorbell === "watcher" && !this.#watcher) {
       this.#watcher = new Watcher(this.device, this.#runtime, this.#flag.address);
     }
+  }
+
+  /** Stops the watcher for a setup step; returns whether it was running (see the module notes). */
+  #pauseWatcher(): boolean {
+    const running = this.#watcher !== undefined;
+    this.#watcher?.stop();
+    this.#watcher = undefined;
+    return running;
   }
 
   /** The device address of the preempt flag. */
@@ -178,17 +201,20 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     return state.stream;
   }
 
-  /**
-   * Loads a model package with its weights; `profile` supplies per-kernel times when present.
-   * Loading while the watcher runs is safe: modules load eagerly (see reef_init).
-   */
+  /** Loads a model package with its weights; `profile` supplies per-kernel times when present. */
   async loadModel(
     paths: PackagePaths,
     pkg: ModelPackage,
     weights: Weights,
     profile: ModelProfile | undefined,
   ): Promise<ModelInfo> {
-    const loaded = await LoadedModel.load(this.device, paths, pkg, weights, { be: true });
+    const running = this.#pauseWatcher();
+    let loaded: LoadedModel;
+    try {
+      loaded = await LoadedModel.load(this.device, paths, pkg, weights, { be: true });
+    } finally {
+      if (running) this.startWatcher();
+    }
     const id = this.#models.length;
     const kernels: KernelInfo[] = loaded.kernels.map((k) => ({
       name: k.call.name,
@@ -216,7 +242,13 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   }
 
   createInstance(model: ModelId): InstanceId {
-    this.#instances.push(this.model(model).createInstance(this.#flag.address));
+    // Allocation and zero-fill with the watcher stopped: see the module notes.
+    const running = this.#pauseWatcher();
+    try {
+      this.#instances.push(this.model(model).createInstance(this.#flag.address));
+    } finally {
+      if (running) this.startWatcher();
+    }
     return this.#instances.length - 1;
   }
 
@@ -274,7 +306,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
 
   restorePoint(instance: InstanceId, from: number, to: number): number {
     const target = this.instance(instance);
-    const counters = target.readCounters();
+    const counters = target.readCounters(this.#io);
     const kernels = target.model.kernels;
     for (let i = from; i < to; i++) {
       if (counters[i]! < kernels[i]!.blocks) return i;
@@ -290,7 +322,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   }
 
   download(instance: InstanceId, storage: string): Uint8Array {
-    return this.instance(instance).download(storage);
+    return this.instance(instance).download(this.#io, storage);
   }
 
   synchronize(stream: StreamId): void {
@@ -308,8 +340,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
 
   /** Stops the watcher and releases everything. */
   close(): void {
-    this.#watcher?.stop();
-    this.#watcher = undefined;
+    this.#pauseWatcher();
     for (const { loaded } of this.#models) loaded.close();
     this.#models = [];
     this.device.close();

@@ -1,0 +1,337 @@
+import assert from "node:assert/strict";
+import type { KernelRecord } from "../../src/gpu/sim/sim_device.ts";
+import type { SimOptions } from "../../src/gpu/sim/options.ts";
+import { runVirtual, settle } from "../../src/scheduler/drive.ts";
+import type { Mode } from "../../src/scheduler/mode.ts";
+import { type PolicyOptions, SchedulerPolicy } from "../../src/scheduler/policy.ts";
+import type { RtKernelLaunch } from "../../src/scheduler/rt_padding.ts";
+import type { TaskResult } from "../../src/scheduler/task.ts";
+import { deviceWithModels, inputsFor, ReferenceRunner } from "./_harness.ts";
+
+const NAMES = ["chain6", "rt3", "tiny2"];
+const reference = await ReferenceRunner.create(NAMES);
+
+async function setup(
+  mode: Mode,
+  options: Omit<PolicyOptions, "mode"> = {},
+  sim: Partial<SimOptions> = {},
+) {
+  const { device, models } = await deviceWithModels(NAMES, { trace: true, ...sim });
+  const policy = new SchedulerPolicy(device, { mode, ...options });
+  for (const model of models.values()) policy.addModel(model);
+  const submitted = new Map<number, { model: string; seed: number }>();
+  const submit = (id: number, model: string, client: number, releaseUs?: number) => {
+    submitted.set(id, { model, seed: id });
+    policy.submit({
+      id,
+      model: models.get(model)!.info.id,
+      client,
+      inputs: inputsFor(models.get(model)!, id),
+      ...(releaseUs === undefined ? {} : { releaseUs }),
+    });
+  };
+  /** Runs everything and checks every output against an uninterrupted run. */
+  const run = (): Map<number, TaskResult> => {
+    const results = runVirtual(policy, device);
+    assert.equal(results.length, submitted.size, "every task completes once");
+    const byId = new Map(results.map((r) => [r.id, r]));
+    for (const [id, { model, seed }] of submitted) {
+      const expected = reference.outputs(model, inputsFor(models.get(model)!, seed));
+      assert.deepEqual(byId.get(id)!.outputs, expected, `outputs of task ${id} (${model})`);
+    }
+    return byId;
+  };
+  return { device, policy, models, submit, run };
+}
+
+/** Kernel runs that had blocks on the device, as [first block, end] intervals. */
+const busy = (runs: readonly KernelRecord[], priority: "rt" | "be", rtStreams: Set<number>) =>
+  runs.filter((r) => rtStreams.has(r.stream) === (priority === "rt"))
+    .filter((r) => r.completedBlocks + r.stoppedBlocks > 0)
+    .map((r) => [r.firstBlockUs, r.endUs] as const);
+
+const overlaps = (
+  a: readonly (readonly [number, number])[],
+  b: readonly (readonly [number, number])[],
+) => a.some(([s1, e1]) => b.some(([s2, e2]) => s1 < e2 && s2 < e1));
+
+const rtStreamsOf = (runs: readonly KernelRecord[]) =>
+  new Set(runs.filter((r) => r.model === "rt3").map((r) => r.stream));
+
+Deno.test("BE tasks of a client run in FIFO order; RT clients share one FIFO, one task at a time", async () => {
+  const { policy, submit, run } = await setup("reset");
+  const be = policy.openClient("be", "be");
+  const rtA = policy.openClient("rt", "a");
+  const rtB = policy.openClient("rt", "b");
+  submit(1, "chain6", be);
+  submit(2, "chain6", be);
+  submit(3, "chain6", be);
+  submit(10, "rt3", rtA, 100);
+  submit(11, "rt3", rtB, 100);
+  submit(12, "rt3", rtA, 100);
+  const results = run();
+  const order = (ids: number[]) => ids.map((id) => results.get(id)!.timings);
+  for (const timings of [order([1, 2, 3]), order([10, 11, 12])]) {
+    for (let i = 1; i < timings.length; i++) {
+      assert.ok(timings[i]!.started >= timings[i - 1]!.finished, "FIFO, one task at a time");
+    }
+  }
+});
+
+Deno.test("rt-only accepts only RT clients", async () => {
+  const { policy, submit, run } = await setup("rt-only");
+  assert.throws(() => policy.openClient("be", "batch"), {
+    message: 'Cannot open BE client "batch": mode "rt-only" accepts only RT clients',
+  });
+  const rt = policy.openClient("rt", "rt");
+  submit(1, "rt3", rt);
+  submit(2, "chain6", rt);
+  run();
+  assert.equal(policy.stats().completed.rt, 2);
+});
+
+Deno.test("seq: RT never overlaps BE on the device, BE clients share a stream, no flag", async () => {
+  const { device, policy, submit, run } = await setup("seq");
+  const be1 = policy.openClient("be", "1");
+  const be2 = policy.openClient("be", "2");
+  const rt = policy.openClient("rt", "rt");
+  for (let i = 0; i < 4; i++) {
+    submit(i, "chain6", i % 2 === 0 ? be1 : be2, i * 150);
+    submit(100 + i, "rt3", rt, 60 + i * 170);
+  }
+  run();
+  const runs = device.kernelTrace;
+  const rtStreams = rtStreamsOf(runs);
+  assert.ok(!overlaps(busy(runs, "rt", rtStreams), busy(runs, "be", rtStreams)));
+  assert.equal(new Set(runs.filter((r) => r.model === "chain6").map((r) => r.stream)).size, 1);
+  assert.deepEqual(device.flagTrace, []);
+  assert.equal(policy.stats().preemptions.length, 0);
+});
+
+Deno.test("stream: no flag, every stream of one priority and bounded, RT and BE overlap", async () => {
+  const { device, policy, submit, run } = await setup("stream");
+  const be = policy.openClient("be", "be");
+  const rtA = policy.openClient("rt", "a");
+  const rtB = policy.openClient("rt", "b");
+  for (let i = 0; i < 3; i++) submit(i, "chain6", be);
+  submit(10, "rt3", rtA, 30);
+  submit(11, "rt3", rtB, 30);
+  run();
+  const runs = device.kernelTrace;
+  assert.deepEqual(device.flagTrace, []);
+  assert.ok(runs.every((r) => r.priority === "normal" && r.build === "raw"));
+  const streams = new Set(runs.map((r) => r.stream));
+  assert.equal(streams.size, 3, "each client has its own stream");
+  for (const stream of streams) assert.ok(device.maxInFlight(stream) <= 2);
+  const rtStreams = rtStreamsOf(runs);
+  assert.ok(overlaps(busy(runs, "rt", rtStreams), busy(runs, "be", rtStreams)));
+});
+
+Deno.test("stream-prio: RT streams high, BE low, no flag, bounded device queues", async () => {
+  const { device, policy, submit, run } = await setup("stream-prio");
+  const be = policy.openClient("be", "be");
+  const rt = policy.openClient("rt", "rt");
+  for (let i = 0; i < 3; i++) submit(i, "chain6", be);
+  submit(10, "rt3", rt, 30);
+  run();
+  const runs = device.kernelTrace;
+  assert.deepEqual(device.flagTrace, []);
+  assert.ok(runs.filter((r) => r.model === "rt3").every((r) => r.priority === "high"));
+  assert.ok(runs.filter((r) => r.model === "chain6").every((r) => r.priority === "low"));
+  for (const stream of new Set(runs.map((r) => r.stream))) {
+    assert.ok(device.maxInFlight(stream) <= 2);
+  }
+});
+
+Deno.test("wait: RT is launched only once BE has quiesced; BE device queues are unbounded", async () => {
+  const { device, policy, submit, run } = await setup("wait");
+  const be = policy.openClient("be", "be");
+  const rt = policy.openClient("rt", "rt");
+  submit(1, "chain6", be);
+  submit(2, "chain6", be);
+  submit(10, "rt3", rt, 70);
+  submit(11, "rt3", rt, 500);
+  const results = run();
+  const stats = policy.stats();
+  assert.equal(stats.preemptions.length, 2);
+  for (const p of stats.preemptions) {
+    assert.ok(p.rtLaunchUs >= p.quiescedUs, `RT at ${p.rtLaunchUs}, quiesced ${p.quiescedUs}`);
+  }
+  const beStream = device.kernelTrace.find((r) => r.model === "chain6")!.stream;
+  assert.equal(device.maxInFlight(beStream), 6, "all of a BE task's kernels are on the device");
+  assert.ok(device.kernelTrace.filter((r) => r.model === "chain6").every((r) => r.build === "be"));
+  assert.equal(results.get(1)!.timings.preemptions + results.get(2)!.timings.preemptions, 2);
+});
+
+Deno.test("reset: RT is launched before BE quiesces; BE device queues stay within the cap", async () => {
+  const { device, policy, submit, run } = await setup("reset");
+  const be1 = policy.openClient("be", "1");
+  const be2 = policy.openClient("be", "2");
+  const rt = policy.openClient("rt", "rt");
+  submit(1, "chain6", be1);
+  submit(2, "chain6", be2);
+  submit(3, "chain6", be1);
+  for (let i = 0; i < 4; i++) submit(10 + i, "rt3", rt, 70 + i * 230);
+  run();
+  const stats = policy.stats();
+  assert.equal(stats.preemptions.length, 4);
+  for (const p of stats.preemptions) {
+    assert.ok(p.rtLaunchUs < p.quiescedUs, `RT at ${p.rtLaunchUs}, quiesced ${p.quiescedUs}`);
+    assert.ok(p.preemptedTasks.length > 0);
+    assert.equal(p.restores.length, p.preemptedTasks.length);
+  }
+  assert.equal(stats.preemptLatenciesUs.length, 4);
+  const beStreams = new Set(
+    device.kernelTrace.filter((r) => r.model === "chain6").map((r) => r.stream),
+  );
+  assert.equal(beStreams.size, 2);
+  for (const stream of beStreams) assert.equal(device.maxInFlight(stream), 2, `stream ${stream}`);
+  const flags = device.flagTrace.map((f) => f.value);
+  assert.deepEqual(flags, [1, 0, 1, 0, 1, 0, 1, 0]);
+});
+
+Deno.test("reset: two BE clients run concurrently in normal mode", async () => {
+  const { device, policy, submit, run } = await setup("reset");
+  submit(1, "chain6", policy.openClient("be", "1"));
+  submit(2, "chain6", policy.openClient("be", "2"));
+  run();
+  const [a, b] = [...new Set(device.kernelTrace.map((r) => r.stream))];
+  const on = (stream: number | undefined) =>
+    device.kernelTrace.filter((r) => r.stream === stream).map((r) =>
+      [r.firstBlockUs, r.endUs] as const
+    );
+  assert.ok(overlaps(on(a), on(b)));
+});
+
+Deno.test("reset: RT with no BE running preempts nothing; BE arriving meanwhile waits", async () => {
+  const { device, policy, submit, run } = await setup("reset");
+  const be = policy.openClient("be", "be");
+  const rt = policy.openClient("rt", "rt");
+  submit(10, "rt3", rt);
+  submit(1, "chain6", be, 5);
+  const results = run();
+  assert.deepEqual(device.flagTrace, []);
+  assert.equal(policy.stats().preemptions.length, 0);
+  assert.ok(results.get(1)!.timings.started >= results.get(10)!.timings.finished);
+});
+
+Deno.test("the device-queue cap bounds BE kernels in flight", async () => {
+  const { device, policy, submit, run } = await setup("reset", { deviceQueueCap: 3 });
+  submit(1, "chain6", policy.openClient("be", "be"));
+  run();
+  assert.equal(device.maxInFlight(device.kernelTrace[0]!.stream), 3);
+});
+
+Deno.test("reef: with a padder, every RT kernel is launched through it, in order", async () => {
+  const calls: { kernel: number; waiting: number[] }[] = [];
+  const padder = {
+    launchRtKernel(launch: RtKernelLaunch): void {
+      calls.push({ kernel: launch.kernel, waiting: launch.waiting.map((w) => w.task) });
+      launch.device.launch(launch.stream, launch.instance, launch.kernel, launch.kernel + 1, "raw");
+    },
+  };
+  const { policy, submit, run } = await setup("reef", { padder });
+  submit(1, "chain6", policy.openClient("be", "be"));
+  submit(10, "rt3", policy.openClient("rt", "rt"), 100);
+  run();
+  assert.deepEqual(calls, [
+    { kernel: 0, waiting: [1] },
+    { kernel: 1, waiting: [1] },
+    { kernel: 2, waiting: [1] },
+  ]);
+  assert.equal(policy.stats().preemptions.length, 1);
+});
+
+Deno.test("invalid options are refused", async () => {
+  const { device } = await deviceWithModels([]);
+  const padder = { launchRtKernel(): void {} };
+  assert.throws(() => new SchedulerPolicy(device, { mode: "reset", padder }), {
+    message: 'Option "padder" needs mode "reef", got mode "reset"',
+  });
+  assert.throws(() => new SchedulerPolicy(device, { mode: "reset", deviceQueueCap: 0 }), {
+    message: 'Option "deviceQueueCap" must be an integer from 1 to 1024, got "0"',
+  });
+  assert.throws(() => new SchedulerPolicy(device, { mode: "fast" as Mode }), {
+    message: /Unknown scheduling mode "fast": expected one of "rt-only", "seq"/,
+  });
+});
+
+Deno.test("a task waits for its release time, which is its submitted time", async () => {
+  const { device, policy, submit } = await setup("reset");
+  const be = policy.openClient("be", "be");
+  submit(1, "tiny2", be, 250);
+  assert.equal(policy.nextReleaseUs(), 250);
+  assert.equal(policy.hasReleasedWork(), false);
+  const [first] = runVirtual(policy, device);
+  assert.equal(first!.timings.submitted, 250);
+  assert.ok(first!.timings.started >= 250);
+  // A release time already past is kept as the submitted time.
+  device.advanceTo(1000);
+  submit(2, "tiny2", be, 900);
+  const [second] = runVirtual(policy, device);
+  assert.equal(second!.timings.submitted, 900);
+  assert.ok(second!.timings.started >= 1000);
+});
+
+Deno.test("submissions are validated", async () => {
+  const { policy, models } = await setup("reset");
+  const be = policy.openClient("be", "be");
+  const chain = models.get("chain6")!;
+  const good = inputsFor(chain, 1);
+  const task = (over: object) => ({
+    id: 1,
+    model: chain.info.id,
+    client: be,
+    inputs: good,
+    ...over,
+  });
+  assert.throws(() => policy.submit(task({ model: 99 })), {
+    message: "Cannot submit task 1: model 99 is not loaded",
+  });
+  assert.throws(() => policy.submit(task({ client: 7 })), {
+    message: "Cannot submit task 1: client 7 is not open",
+  });
+  assert.throws(() => policy.submit(task({ inputs: new Map() })), {
+    message: 'Cannot submit task 1: input "data" of model "chain6" is missing',
+  });
+  assert.throws(() => policy.submit(task({ inputs: new Map([["data", new Uint8Array(5)]]) })), {
+    message: 'Cannot submit task 1: input "data" of model "chain6" must be 4096 bytes, got 5',
+  });
+  assert.throws(
+    () => policy.submit(task({ inputs: new Map([...good, ["extra", new Uint8Array(1)]]) })),
+    { message: 'Cannot submit task 1: model "chain6" has no input "extra"' },
+  );
+  policy.submit(task({}));
+  assert.throws(() => policy.submit(task({})), {
+    message: "Cannot submit task 1: a task with this id is already in the scheduler",
+  });
+});
+
+Deno.test("failUnstarted removes queued and unreleased tasks; started ones complete", async () => {
+  const { device, policy, submit } = await setup("reset");
+  const be = policy.openClient("be", "be");
+  const rt = policy.openClient("rt", "rt");
+  submit(1, "chain6", be);
+  submit(2, "chain6", be);
+  submit(3, "rt3", rt, 5000);
+  submit(4, "rt3", rt, 80);
+  assert.equal(settle(policy, []), true, "task 1 starts");
+  device.advanceTo(100);
+  assert.equal(settle(policy, []), true, "task 4 preempts task 1");
+  assert.deepEqual(policy.failUnstarted(), [2, 3]);
+  const results = runVirtual(policy, device);
+  assert.deepEqual(results.map((r) => r.id).sort(), [1, 4]);
+  assert.equal(results.find((r) => r.id === 1)!.timings.preemptions, 1);
+  assert.equal(policy.stats().failed, 2);
+  assert.equal(policy.busy(), false);
+});
+
+Deno.test("runVirtual reports a stall instead of spinning forever", async () => {
+  const { device, policy, submit } = await setup("reset");
+  submit(1, "tiny2", policy.openClient("be", "be"));
+  // A clock that never delivers the device's events: the task can never complete.
+  const frozen = { now: () => device.now(), nextEventUs: () => undefined, advanceTo: () => {} };
+  assert.throws(() => runVirtual(policy, frozen), {
+    message: /^Scheduler stalled at \d+ µs: tasks remain but nothing is pending on the device$/,
+  });
+});

@@ -1,0 +1,268 @@
+/**
+ * Builds each figure's data file from run results (see `figure_catalog.ts` for the columns).
+ * Cells for runs that are missing are left empty, so a partly run experiment still plots.
+ * Figures fed by device microbenchmarks (13a, 13b, 16a) take CSV files in the same column
+ * layout, written by those tools; the restore-overhead figure (14b) is computed from profiles.
+ * @module
+ */
+
+import { type CsvCell, formatCsv } from "./csv.ts";
+import { DISB_MODELS, EXPERIMENTS } from "./experiments.ts";
+import { type FigureId, figureSpec } from "./figure_catalog.ts";
+import { percentile } from "./metrics.ts";
+import type { RunResult } from "./results.ts";
+import { BUILTIN_WORKLOADS } from "./workload.ts";
+
+/** The contents of a figure's data file. */
+export interface FigureTable {
+  columns: readonly string[];
+  rows: CsvCell[][];
+}
+
+/** Formats a figure table as the CSV its gnuplot script reads. */
+export function formatFigureCsv(table: FigureTable): string {
+  return formatCsv(table.columns, table.rows);
+}
+
+/** Writes a figure table to a CSV file, creating nothing else. */
+export async function writeFigureData(path: string, table: FigureTable): Promise<void> {
+  await Deno.writeTextFile(path, formatFigureCsv(table));
+}
+
+const US_PER_MS = 1e3;
+
+function ms(us: number | null): number | null {
+  return us === null ? null : us / US_PER_MS;
+}
+
+/** The run with this mode label and these swept values (and workload, if given). */
+function findRun(
+  runs: readonly RunResult[],
+  mode: string,
+  sweep: Record<string, number | string>,
+  workload?: string,
+): RunResult | undefined {
+  return runs.find((run) =>
+    run.label.mode === mode &&
+    (workload === undefined || run.label.workload === workload) &&
+    Object.entries(sweep).every(([key, value]) => run.label.sweep[key] === value)
+  );
+}
+
+/** Sorted distinct values of a swept parameter over the runs of the given modes. */
+function sweptValues(runs: readonly RunResult[], key: string, modes: readonly string[]): number[] {
+  const values = new Set<number>();
+  for (const run of runs) {
+    const value = run.label.sweep[key];
+    if (modes.includes(run.label.mode) && typeof value === "number") values.add(value);
+  }
+  return [...values].sort((a, b) => a - b);
+}
+
+type Metric = (run: RunResult) => number | null;
+
+const rtMeanLatencyMs: Metric = (run) => ms(run.summary.priorities.rt.latencyUs.mean);
+const overallThroughput: Metric = (run) => run.summary.throughputPerS;
+const beThroughput: Metric = (run) => run.summary.priorities.be.throughputPerS;
+
+function preemptPercentile(p: number): Metric {
+  return (run) =>
+    run.stats.preemptLatenciesUs.length === 0 ? null : percentile(run.stats.preemptLatenciesUs, p);
+}
+
+/** Max of finished - started over RT requests: REEF's "RT execution latency" (no queueing). */
+const maxRtExecutionMs: Metric = (run) => {
+  const rt = run.requests.filter((r) => r.priority === "rt");
+  return rt.length === 0 ? null : ms(Math.max(...rt.map((r) => r.finishedUs - r.startedUs)));
+};
+
+/** Rows over the DISB workloads present in the runs, one column per (mode, metric). */
+function disbRows(
+  runs: readonly RunResult[],
+  series: readonly { mode: string; metric: Metric }[],
+): CsvCell[][] {
+  const modes = series.map((s) => s.mode);
+  const names = BUILTIN_WORKLOADS.filter((name) =>
+    runs.some((r) => r.label.workload === name && modes.includes(r.label.mode))
+  );
+  return names.map((name) => [
+    name,
+    ...series.map(({ mode, metric }) => {
+      const run = findRun(runs, mode, {}, name);
+      return run === undefined ? null : metric(run);
+    }),
+  ]);
+}
+
+/** Rows over the values of a numeric swept parameter, one column per (mode, metric). */
+function sweepRows(
+  runs: readonly RunResult[],
+  key: string,
+  series: readonly { mode: string; metric: Metric }[],
+): CsvCell[][] {
+  return sweptValues(runs, key, series.map((s) => s.mode)).map((value) => [
+    value,
+    ...series.map(({ mode, metric }) => {
+      const run = findRun(runs, mode, { [key]: value });
+      return run === undefined ? null : metric(run);
+    }),
+  ]);
+}
+
+/** Rows over the DISB models present in the runs (REEF's short names), one column per series. */
+function modelRows(
+  runs: readonly RunResult[],
+  series: readonly { mode: string; metric: Metric }[],
+): CsvCell[][] {
+  const modes = series.map((s) => s.mode);
+  return DISB_MODELS.filter(({ model }) =>
+    runs.some((r) => r.label.sweep.model === model && modes.includes(r.label.mode))
+  )
+    .map(({ model, short }) => [
+      short,
+      ...series.map(({ mode, metric }) => {
+        const run = findRun(runs, mode, { model });
+        return run === undefined ? null : metric(run);
+      }),
+    ]);
+}
+
+const DISB_OVERALL_MODES = ["rt-only", "seq", "stream", "stream-prio", "reef"] as const;
+
+function rowsFor(id: FigureId, runs: readonly RunResult[]): CsvCell[][] {
+  switch (id) {
+    case "1a":
+      return sweepRows(runs, "n_be", [
+        { mode: "stream", metric: beThroughput },
+        { mode: "stream", metric: (run) => run.summary.priorities.rt.throughputPerS },
+      ]);
+    case "1b":
+      return sweptValues(runs, "n_be", ["stream"]).flatMap((n) => {
+        const run = findRun(runs, "stream", { n_be: n });
+        return (run?.requests ?? []).filter((r) => r.priority === "rt")
+          .map((r): CsvCell[] => [n, r.latencyUs / US_PER_MS]);
+      });
+    case "1c": {
+      const standalone = findRun(runs, "reef", { n_be: 0 });
+      const executionMs = standalone === undefined ? null : rtMeanLatencyMs(standalone);
+      return sweepRows(runs, "n_be", [{ mode: "wait", metric: preemptPercentile(95) }])
+        .map(([n, preemptUs]) => [n, executionMs, ms(preemptUs as number | null)]);
+    }
+    case "1d":
+      return sweepRows(runs, "rt_rate", [
+        { mode: "reset", metric: beThroughput },
+        { mode: "stream", metric: beThroughput },
+      ]);
+    case "10a":
+      return disbRows(runs, DISB_OVERALL_MODES.map((mode) => ({ mode, metric: rtMeanLatencyMs })));
+    case "10b":
+      return disbRows(
+        runs,
+        DISB_OVERALL_MODES.map((mode) => ({ mode, metric: overallThroughput })),
+      );
+    case "11a":
+      return disbRows(runs, [
+        { mode: "wait", metric: (run) => run.summary.preemptLatencyUs.mean },
+        { mode: "reset", metric: (run) => run.summary.preemptLatencyUs.mean },
+        { mode: "reset", metric: (run) => run.summary.quiesceLatencyUs.mean },
+      ]);
+    case "11b":
+      return modelRows(runs, [
+        { mode: "wait", metric: preemptPercentile(90) },
+        { mode: "reset", metric: preemptPercentile(90) },
+      ]);
+    case "12a":
+      return sweepRows(runs, "n_be", [
+        { mode: "wait", metric: preemptPercentile(95) },
+        { mode: "reset-raw", metric: preemptPercentile(95) },
+        { mode: "reset", metric: preemptPercentile(95) },
+      ]);
+    case "14a":
+      return sweptValues(runs, "dq", runs.map((r) => r.label.mode)).map((q) => {
+        const run = runs.find((r) => r.label.sweep.dq === q) as RunResult;
+        return [q, preemptPercentile(90)(run), ms(run.summary.priorities.be.latencyUs.mean)];
+      });
+    case "15a":
+      return modelRows(runs, [
+        { mode: "rt-only", metric: maxRtExecutionMs },
+        { mode: "stream", metric: maxRtExecutionMs },
+        { mode: "reef", metric: maxRtExecutionMs },
+      ]);
+    case "15b":
+      return modelRows(runs, [
+        { mode: "rt-only", metric: overallThroughput },
+        { mode: "stream", metric: overallThroughput },
+        { mode: "reef", metric: overallThroughput },
+      ]);
+    case "17a":
+      return disbRows(runs, [{ mode: "reef", metric: (run) => run.summary.selectionTimeUs.mean }]);
+    case "13a":
+    case "13b":
+    case "14b":
+    case "16a": {
+      const spec = figureSpec(id);
+      const experiment = EXPERIMENTS[spec.experiment];
+      throw new Error(
+        `Figure ${id} is not built from workload runs: its data come from the ${experiment.kind} ` +
+          `experiment "${experiment.id}" as a CSV with columns ${
+            spec.columns.map((c) => `"${c}"`).join(", ")
+          }`,
+      );
+    }
+  }
+}
+
+/**
+ * Builds a figure's data table from the results of its experiment's runs.
+ *
+ * @param id A figure built from workload runs (all but 13a, 13b, 14b and 16a).
+ * @param runs Results labelled as {@linkcode planRuns} plans them (mode labels and sweeps).
+ * @throws {Error} if the figure is not built from runs, or no run yields a row.
+ */
+export function buildFigureTable(id: FigureId, runs: readonly RunResult[]): FigureTable {
+  const spec = figureSpec(id);
+  const rows = rowsFor(id, runs);
+  if (rows.length === 0) {
+    throw new Error(
+      `Figure ${id} has no data: none of the ${runs.length} runs given belongs to experiment ` +
+        `"${spec.experiment}" (${EXPERIMENTS[spec.experiment].description})`,
+    );
+  }
+  return { columns: spec.columns, rows };
+}
+
+/** What the restore-overhead figure needs of a model's profile. */
+export interface ModelProfileSummary {
+  /** The model's name (a DISB model gets REEF's short name in the figure). */
+  name: string;
+  /** Standalone time of one inference, µs. */
+  latencyUs: number;
+  /** Standalone time of each kernel call, in launch order, µs. */
+  kernelTimesUs: readonly number[];
+}
+
+/**
+ * Fig. 14b, REEF's analytic restore overhead (`art:evaluation/fig14/generate.py`): a restore
+ * re-runs about `restoreKernels` kernels, so the overhead is restoreKernels x the mean kernel
+ * time, as a percentage of the model's latency.
+ *
+ * @param restoreKernels Kernels re-run per restore; REEF used 4.
+ */
+export function restoreOverheadTable(
+  models: readonly ModelProfileSummary[],
+  restoreKernels = 4,
+): FigureTable {
+  const rows = models.map((model): CsvCell[] => {
+    if (model.kernelTimesUs.length === 0 || !(model.latencyUs > 0)) {
+      throw new Error(
+        `Cannot compute the restore overhead of model "${model.name}": it needs kernels and a ` +
+          `positive latency (got ${model.kernelTimesUs.length} kernels, ${model.latencyUs} µs)`,
+      );
+    }
+    const meanKernelUs = model.kernelTimesUs.reduce((s, t) => s + t, 0) /
+      model.kernelTimesUs.length;
+    const short = DISB_MODELS.find((m) => m.model === model.name)?.short ?? model.name;
+    return [short, (100 * restoreKernels * meanKernelUs) / model.latencyUs];
+  });
+  return { columns: figureSpec("14b").columns, rows };
+}

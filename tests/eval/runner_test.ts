@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import { artifactStaggerOffsetsUs, runWorkload } from "../../src/eval/runner.ts";
+import type { ProgressSink } from "../../src/eval/progress.ts";
+import { defineWorkload, loadBuiltinWorkload } from "../../src/eval/workload.ts";
+import { FakeTarget } from "./fake_target.ts";
+
+const SERVICE_US = { vgg19: 2_000, resnet152: 8_000, densenet201: 5_000 };
+const OPTIONS = { mode: "reset", commandLine: "reef bench test", progress: false as const };
+
+function mixedWorkload() {
+  return defineWorkload({
+    name: "mixed",
+    duration_s: 1,
+    clients: [
+      {
+        name: "rt-vgg19",
+        model: "vgg19",
+        priority: "rt",
+        arrival: { type: "uniform", rate_per_s: 50 },
+        start_offset_ms: 5,
+      },
+      {
+        name: "be-resnet152",
+        model: "resnet152",
+        priority: "be",
+        arrival: { type: "closed_loop" },
+      },
+    ],
+  }, "mixed");
+}
+
+Deno.test("open-loop requests are released on the target's clock exactly as scheduled", async () => {
+  const target = new FakeTarget({ serviceUs: SERVICE_US });
+  const result = await runWorkload(mixedWorkload(), target, OPTIONS);
+  const rt = result.requests.filter((r) => r.client === "rt-vgg19");
+  assert.equal(rt.length, 50);
+  rt.forEach((r, k) => {
+    assert.equal(r.releaseUs, 5_000 + k * 20_000);
+    assert.equal(r.submittedUs, r.releaseUs);
+    // RT preempts BE at once on the fake target, so RT latency is its service time.
+    assert.equal(r.latencyUs, 2_000);
+  });
+  // The whole open-loop schedule was submitted before the run started, with release times.
+  const measured = target.submissions.slice(2).filter((s) => s.client === "rt-vgg19");
+  assert.ok(measured.every((s) => s.releaseAtUs !== undefined));
+  assert.ok(measured.every((s) => s.calledAtUs < (measured[0].releaseAtUs as number)));
+});
+
+Deno.test("closed-loop clients resubmit on completion until the duration ends", async () => {
+  const target = new FakeTarget({ serviceUs: SERVICE_US });
+  const result = await runWorkload(mixedWorkload(), target, OPTIONS);
+  const be = result.requests.filter((r) => r.client === "be-resnet152");
+  for (let i = 1; i < be.length; i++) {
+    assert.equal(be[i].submittedUs, be[i - 1].finishedUs);
+  }
+  assert.ok(be[be.length - 1].submittedUs < 1e6);
+  // 1 s of a 8 ms model minus 50 RT inferences of 2 ms: 112 or 113 BE requests fit.
+  assert.ok(be.length >= 110 && be.length <= 113, `${be.length} BE requests`);
+  assert.ok(be.some((r) => r.preemptions > 0));
+  assert.equal(result.summary.priorities.be.completed, be.length);
+  assert.equal(result.summary.wallUs, Math.max(1e6, be[be.length - 1].finishedUs));
+});
+
+Deno.test("warm-up inferences run first, one per client, and are not counted", async () => {
+  const target = new FakeTarget({
+    serviceUs: SERVICE_US,
+    initialStats: { preemptLatenciesUs: [999], quiesceLatenciesUs: [999], selectionTimesUs: [9] },
+  });
+  const result = await runWorkload(mixedWorkload(), target, OPTIONS);
+  assert.deepEqual(target.loaded, ["vgg19", "resnet152"]);
+  assert.deepEqual(
+    target.submissions.slice(0, 2).map((s) => [s.client, s.releaseAtUs]),
+    [["rt-vgg19", undefined], ["be-resnet152", undefined]],
+  );
+  assert.equal(target.submissions.length, 2 + result.requests.length);
+  // Only statistics of the measured run are kept.
+  assert.ok(!result.stats.preemptLatenciesUs.includes(999));
+  assert.equal(result.stats.preemptLatenciesUs.length, result.summary.priorities.be.preemptions);
+  assert.ok(result.stats.selectionTimesUs.every((t) => t === 1));
+});
+
+Deno.test("results are labelled with device, mode, command line, sweep and duration", async () => {
+  const target = new FakeTarget({ serviceUs: SERVICE_US });
+  const result = await runWorkload(mixedWorkload(), target, {
+    ...OPTIONS,
+    mode: "reset-raw",
+    sweep: { n_be: 1 },
+    durationS: 0.2,
+    seed: 77,
+  });
+  assert.equal(result.label.workload, "mixed");
+  assert.equal(result.label.mode, "reset-raw");
+  assert.equal(result.label.device, "fake virtual-time device");
+  assert.equal(result.label.simulated, true);
+  assert.equal(result.label.commandLine, "reef bench test");
+  assert.deepEqual(result.label.sweep, { n_be: 1 });
+  assert.equal(result.label.durationS, 0.2);
+  assert.equal(result.label.seed, 77);
+  assert.ok(!Number.isNaN(Date.parse(result.label.startedAt)));
+  assert.equal(result.requests.filter((r) => r.priority === "rt").length, 10);
+});
+
+Deno.test("REEF's stagger offsets spread equal-rate RT clients over the period", () => {
+  assert.deepEqual(artifactStaggerOffsetsUs([10_000, 10_000], 20), [0, 25_000]);
+  assert.deepEqual(artifactStaggerOffsetsUs([10_000, 5_000], 20), [0, 27_500]);
+  // Latencies longer than the period leave no gap.
+  assert.deepEqual(artifactStaggerOffsetsUs([40_000, 30_000, 1], 20), [0, 40_000, 70_000]);
+});
+
+Deno.test("workloads that ask for it get staggered RT starts from measured latencies", async () => {
+  const workload = defineWorkload({
+    name: "staggered",
+    duration_s: 0.2,
+    stagger_rt_starts: true,
+    clients: [
+      { name: "a", model: "vgg19", priority: "rt", arrival: { type: "uniform", rate_per_s: 20 } },
+      {
+        name: "b",
+        model: "densenet201",
+        priority: "rt",
+        arrival: { type: "uniform", rate_per_s: 20 },
+      },
+    ],
+  }, "staggered");
+  const target = new FakeTarget({ serviceUs: SERVICE_US });
+  const result = await runWorkload(workload, target, OPTIONS);
+  assert.deepEqual(result.standaloneLatencyUs, { a: 2_000, b: 5_000 });
+  // Period 50 ms, latencies 2 + 5 ms: gap (50 - 7) / 2 = 21.5 ms; b starts at 2 + 21.5 ms.
+  assert.deepEqual(result.startOffsetsUs, { a: 0, b: 23_500 });
+  assert.equal(result.requests.find((r) => r.client === "b")?.releaseUs, 23_500);
+  // 2 warm-ups and 2 x 5 standalone inferences precede the run.
+  assert.equal(target.submissions.length, 12 + result.requests.length);
+});
+
+Deno.test("built-in workload D runs end to end with staggered RT clients", async () => {
+  const workload = await loadBuiltinWorkload("D");
+  const serviceUs = {
+    vgg19: 1_000,
+    resnet152: 3_000,
+    densenet201: 4_000,
+    inception_v3: 2_000,
+    distilbert: 2_500,
+  };
+  const result = await runWorkload(workload, new FakeTarget({ serviceUs }), {
+    ...OPTIONS,
+    durationS: 0.5,
+  });
+  assert.equal(result.summary.priorities.rt.completed, 5 * 10);
+  const offsets = workload.clients.filter((c) => c.priority === "rt")
+    .map((c) => result.startOffsetsUs[c.name]);
+  // Latencies sum to 12.5 ms of the 50 ms period: gaps of 7.5 ms.
+  assert.deepEqual(offsets, [0, 8_500, 19_000, 30_500, 40_000]);
+  assert.ok(result.summary.priorities.be.completed > 0);
+});
+
+Deno.test("a failed inference fails the run with the client and model named", async () => {
+  const target = new FakeTarget({ serviceUs: SERVICE_US, failingModels: ["resnet152"] });
+  await assert.rejects(
+    runWorkload(mixedWorkload(), target, OPTIONS),
+    /Inference of client "be-resnet152" \(model "resnet152"\) failed: Model "resnet152" crashed/,
+  );
+});
+
+Deno.test("a failure during the run is reported after every request has settled", async () => {
+  // Call 2 + 50 + 3 is the third closed-loop BE request, after the whole RT schedule was submitted.
+  const target = new FakeTarget({ serviceUs: SERVICE_US, failingCall: 55 });
+  await assert.rejects(
+    runWorkload(mixedWorkload(), target, OPTIONS),
+    /Inference of client "be-resnet152" \(model "resnet152"\) failed/,
+  );
+  // The closed loop stopped at the failure; the open-loop RT requests all completed.
+  assert.equal(target.submissions.length, 55);
+});
+
+Deno.test("inconsistent timings from the target are reported", async () => {
+  const target = new FakeTarget({ serviceUs: SERVICE_US, corruptTimings: true });
+  await assert.rejects(
+    runWorkload(mixedWorkload(), target, OPTIONS),
+    /Target "fake virtual-time device" returned inconsistent timings for client "rt-vgg19"/,
+  );
+});
+
+Deno.test("the run reports progress and ends with a final line", async () => {
+  const lines: string[] = [];
+  const sink: ProgressSink = { isTerminal: false, write: (text) => lines.push(text) };
+  const target = new FakeTarget({ serviceUs: SERVICE_US });
+  const result = await runWorkload(mixedWorkload(), target, { ...OPTIONS, progress: sink });
+  assert.equal(
+    lines[lines.length - 1],
+    `mixed reset: 100% (1.0/1.0 s, ${result.requests.length} requests done)\n`,
+  );
+});

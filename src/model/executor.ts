@@ -180,6 +180,9 @@ export class LoadedModel implements Disposable {
     for (const entry of this.pkg.storage) {
       const bytes = weights.get(entry.name);
       if (!bytes) continue;
+      if (offsets.has(entry.name)) {
+        throw new Error(`${file} has two storage entries named "${entry.name}", a weight`);
+      }
       if (bytes.byteLength !== storageBytes(entry)) {
         throw new Error(
           `Weights for storage "${entry.name}" of ${file} have ${bytes.byteLength} bytes, ` +
@@ -237,7 +240,9 @@ export class ModelInstance implements Disposable {
   readonly model: LoadedModel;
   #arena: Buffer;
   #counters: Buffer;
-  #address = new Map<string, Address>();
+  /** Device address of each storage entry, by index (REEF's files may repeat names). */
+  #addresses: Address[];
+  #byName = new Map<string, number>();
   #rawParams: Uint8Array<ArrayBuffer>[];
   #beParams: Uint8Array<ArrayBuffer>[];
   #onClose: () => void;
@@ -246,24 +251,25 @@ export class ModelInstance implements Disposable {
   constructor(model: LoadedModel, flag: Address, onClose: () => void) {
     this.model = model;
     this.#onClose = onClose;
-    const offsets = new Map<string, number>();
+    const storage = model.pkg.storage;
+    const offsets: (number | undefined)[] = [];
     let size = 0;
-    for (const entry of model.pkg.storage) {
-      if (model.weightAddress(entry.name) !== undefined) continue;
-      offsets.set(entry.name, size);
+    storage.forEach((entry, index) => {
+      if (!this.#byName.has(entry.name)) this.#byName.set(entry.name, index);
+      if (model.weightAddress(entry.name) !== undefined) return;
+      offsets[index] = size;
       size = align(size + Math.max(storageBytes(entry), 1));
-    }
+    });
     this.#arena = model.device.alloc(Math.max(size, ALIGN));
     this.#counters = model.device.alloc(Math.max(model.kernels.length * 4, 4));
     this.#counters.fill(0);
-    for (const [name, offset] of offsets) {
-      this.#address.set(name, this.#arena.address + BigInt(offset));
-    }
-    const storage = model.pkg.storage;
-    const argAddress = (index: number): Address => {
-      const name = storage[index]!.name;
-      return model.weightAddress(name) ?? this.#address.get(name)!;
-    };
+    this.#addresses = storage.map((entry, index) => {
+      const offset = offsets[index];
+      return offset === undefined
+        ? model.weightAddress(entry.name)!
+        : this.#arena.address + BigInt(offset);
+    });
+    const argAddress = (index: number): Address => this.#addresses[index]!;
     this.#rawParams = model.kernels.map((k) => {
       const params = new KernelParams();
       for (const arg of k.call.args) params.pointer(argAddress(arg));
@@ -278,13 +284,13 @@ export class ModelInstance implements Disposable {
     });
   }
 
-  /** The device address of storage `name` (activation or weight). */
+  /** The device address of storage `name` (activation or weight; the first of that name). */
   address(name: string): Address {
-    const address = this.#address.get(name) ?? this.model.weightAddress(name);
-    if (address === undefined) {
+    const index = this.#byName.get(name);
+    if (index === undefined) {
       throw new Error(`Model "${this.model.name}" has no storage named "${name}"`);
     }
-    return address;
+    return this.#addresses[index]!;
   }
 
   /** Enqueues kernels [from, to) on `stream` with the given build. */
@@ -314,9 +320,15 @@ export class ModelInstance implements Disposable {
     if (to > from) stream.fill32(this.#counters.address + BigInt(4 * from), 0, to - from);
   }
 
-  /** The finished-block counters (synchronous copy: call when the streams are idle). */
-  readCounters(): Uint32Array {
-    return new Uint32Array(this.#counters.read().buffer);
+  /**
+   * The finished-block counters, copied on `stream` (a non-blocking stream: a copy on the legacy
+   * default stream could wait behind a persistent kernel). Call when the streams are idle.
+   */
+  readCounters(stream: Stream): Uint32Array {
+    const out = new Uint8Array(this.#counters.size);
+    stream.copyFromDevice(out, this.#counters.address);
+    stream.synchronizeSync();
+    return new Uint32Array(out.buffer);
   }
 
   /** Enqueues a copy of `data` into input storage `tensor`. */
@@ -324,15 +336,16 @@ export class ModelInstance implements Disposable {
     stream.copyToDevice(this.address(tensor.storage), data);
   }
 
-  /** Copies storage `name` to the host (synchronous: call when the stream is idle). */
-  download(name: string): Uint8Array<ArrayBuffer> {
-    const entry = this.model.pkg.storage.find((s) => s.name === name);
-    const address = this.#address.get(name);
-    if (!entry || address === undefined) {
-      throw new Error(`Model "${this.model.name}" has no activation storage named "${name}"`);
+  /** Copies storage `name` to the host on `stream` (call when the task's stream is idle). */
+  download(stream: Stream, name: string): Uint8Array<ArrayBuffer> {
+    const index = this.#byName.get(name);
+    if (index === undefined) {
+      throw new Error(`Model "${this.model.name}" has no storage named "${name}"`);
     }
-    const offset = Number(address - this.#arena.address);
-    return this.#arena.read(offset, storageBytes(entry)) as Uint8Array<ArrayBuffer>;
+    const out = new Uint8Array(storageBytes(this.model.pkg.storage[index]!));
+    stream.copyFromDevice(out, this.#addresses[index]!);
+    stream.synchronizeSync();
+    return out;
   }
 
   /** Releases the activations and counters. */

@@ -187,12 +187,16 @@ function checkReferences(pkg: ModelPackage, file: string): void {
       fail(`shared_memory`, `has no entry for kernel "${kernel.name}" (kernels[${i}])`);
     }
   });
-  const names = new Set(pkg.storage.map((s) => s.name));
-  if (names.size !== pkg.storage.length) fail("storage", "has duplicate names");
+  // REEF's own files repeat names (every intermediate is "null"), so storage is addressed by
+  // index; a name used to find an input or output must still be unique.
+  const counts = new Map<string, number>();
+  for (const { name } of pkg.storage) counts.set(name, (counts.get(name) ?? 0) + 1);
   for (const [list, tensors] of [["inputs", pkg.inputs], ["outputs", pkg.outputs]] as const) {
     tensors?.forEach((tensor, i) => {
-      if (!names.has(tensor.storage)) {
-        fail(`${list}[${i}].storage`, `names unknown storage "${tensor.storage}"`);
+      const count = counts.get(tensor.storage) ?? 0;
+      if (count === 0) fail(`${list}[${i}].storage`, `names unknown storage "${tensor.storage}"`);
+      if (count > 1) {
+        fail(`${list}[${i}].storage`, `names storage "${tensor.storage}", which is not unique`);
       }
     });
   }

@@ -101,12 +101,14 @@ __device__ __forceinline__ Block launch_block() {
 #if defined(REEF_BUILD_BE)
 // The block context of a BE launch; false when the flag is already set at block entry (the
 // block exits without doing anything: lazy eviction of kernels queued on the device).
+// The entry answer has a slot of its own (stop[2]): the body's first check point may rewrite
+// stop[0] or stop[1] before a slow thread has read the entry answer, whatever trip it starts at.
 __device__ __forceinline__ bool enter_block(const int* flag, Block& b) {
-  __shared__ int stop[2];
+  __shared__ int stop[3];
   b = Block{blockIdx.x, blockIdx.y, blockIdx.z, gridDim.x, gridDim.y, gridDim.z, flag, stop};
-  if (first_thread()) stop[0] = stop[1] = load_flag(flag);
+  if (first_thread()) stop[0] = stop[1] = stop[2] = load_flag(flag);
   __syncthreads();
-  return stop[0] == 0;
+  return stop[2] == 0;
 }
 
 // Counts a finished block. Read by the host only once the stream is idle, so no fence is needed

@@ -1,0 +1,50 @@
+// check_point.cuh: a check point whose flag load overlaps the math of a main-loop trip.
+//
+// reef::Block::poll loads the flag and stores it to shared memory in one step, so thread 0 waits
+// for the load (an L2 round trip) right before the barrier, and the whole block waits with it.
+// FlagProbe splits the same protocol in two: `sample` issues the load early in a trip and keeps
+// the value in a register; `publish` stores it at the next check point, before the barrier the
+// body already has. The shared slots, the trip parity and the answer of Block::stopped are
+// exactly those of Block::poll, so a body uses `b.stopped(trip)` after the barrier as usual.
+// Outside the BE build both steps compile to nothing.
+//
+// Check points are numbered from 1 (kFirstCheck), for FlagProbe and Block::poll alike:
+// enter_block's answer sits in slot 0 and slow threads read it after the entry barrier, so the
+// first check point must write slot 1; by the second, every thread has passed the first check
+// point's barrier, so slot 0 is free again.
+#pragma once
+
+#include "reef_kernel.cuh"
+
+namespace reef {
+
+// Number of a body's first check point (see above): check k of a body uses trip kFirstCheck + k.
+constexpr int kFirstCheck = 1;
+
+struct FlagProbe {
+  int value;
+
+  __device__ __forceinline__ FlagProbe() : value(0) {}
+
+  // Issues the flag load (thread 0); nothing waits for it until `publish`.
+  __device__ __forceinline__ void sample(const Block& b) {
+#if defined(REEF_BUILD_BE)
+    if (first_thread()) value = load_flag(b.flag);
+#else
+    (void)b;
+#endif
+  }
+
+  // At a check point, before the body's __syncthreads: makes the sampled value the answer of
+  // b.stopped(trip) after that barrier.
+  __device__ __forceinline__ void publish(const Block& b, int trip) const {
+#if defined(REEF_BUILD_BE)
+    if (first_thread()) b.stop[trip & 1] = value;
+#else
+    (void)b;
+    (void)trip;
+#endif
+  }
+};
+
+}  // namespace reef

@@ -60,6 +60,7 @@ export function libraryCandidates(override = readEnv("REEF_LIB")): LibraryCandid
 
 let opened: { library: Deno.DynamicLibrary<typeof symbols>; path: string } | undefined;
 let initialised: { status: StatusCode; message: string } | undefined;
+let ready: GpuSymbols | undefined;
 
 /**
  * Opens the library and checks its ABI version; the result is cached. Throws
@@ -100,6 +101,8 @@ export function openLibrary(
  * machine has no usable GPU.
  */
 export function gpu(): GpuSymbols {
+  // The hot path (every launch and flag write) ends here after the first call.
+  if (ready) return ready;
   const { symbols: lib } = openLibrary();
   if (!initialised) {
     const message = new Uint8Array(1024);
@@ -109,6 +112,7 @@ export function gpu(): GpuSymbols {
   if (initialised.status !== Status.OK) {
     throw new ReefGpuError("initialise the GPU driver", initialised.status, initialised.message);
   }
+  ready = lib;
   return lib;
 }
 

@@ -18,6 +18,7 @@ import {
   type Module,
   type Stream,
 } from "../gpu/mod.ts";
+import { DKP_PROXY } from "../kernels/emit.ts";
 import {
   type KernelCall,
   type ModelPackage,
@@ -34,8 +35,6 @@ export type Weights = ReadonlyMap<string, Uint8Array>;
 
 /** Storage offsets are aligned so every tensor starts on a 256-byte boundary (vector loads). */
 const ALIGN = 256;
-/** The most dynamic shared memory a block may use without opting in. */
-const DEFAULT_SHARED_MEMORY = 48 * 1024;
 
 /** One kernel call of a loaded model, ready to launch. */
 export interface LoadedKernel {
@@ -46,6 +45,8 @@ export interface LoadedKernel {
   sharedMemory: number;
   raw: Kernel;
   be: Kernel | undefined;
+  /** The DKP build's body, as a device function pointer, when the DKP build is loaded. */
+  dkpBody: Address | undefined;
   /** Resident blocks per SM at this launch configuration (raw build). */
   blocksPerSm: number;
 }
@@ -80,6 +81,20 @@ function kernelFrom(module: Module, name: string, file: string): Kernel {
   }
 }
 
+/** Reads each kernel's DKP body pointer (the `<name>_body` global of the DKP module). */
+function readBodies(device: Device, module: Module, pkg: ModelPackage): Map<string, Address> {
+  const bodies = new Map<string, Address>();
+  using stream = device.createStream();
+  for (const name of new Set(pkg.kernels.map((k) => k.name))) {
+    const { address } = module.global(`${name}_body`);
+    const out = new BigUint64Array(1);
+    stream.copyFromDevice(new Uint8Array(out.buffer), address);
+    stream.synchronizeSync();
+    bodies.set(name, out[0]!);
+  }
+  return bodies;
+}
+
 /** A model's modules and weights on one device. */
 export class LoadedModel implements Disposable {
   /** The package it was loaded from. */
@@ -89,6 +104,8 @@ export class LoadedModel implements Disposable {
   readonly kernels: LoadedKernel[];
   readonly device: Device;
   #modules: Module[];
+  /** `reef_dkp_run`, the proxy that runs a DKP body over a virtual grid. */
+  readonly dkpProxy: Kernel | undefined;
   #weights: Buffer | undefined;
   #weightAddress = new Map<string, Address>();
   #instances = new Set<ModelInstance>();
@@ -99,16 +116,18 @@ export class LoadedModel implements Disposable {
     pkg: ModelPackage,
     modules: Module[],
     kernels: LoadedKernel[],
+    dkpProxy: Kernel | undefined,
   ) {
     this.device = device;
     this.name = name;
     this.pkg = pkg;
     this.#modules = modules;
     this.kernels = kernels;
+    this.dkpProxy = dkpProxy;
   }
 
   /**
-   * Loads the package's raw build (and its BE build when `be` is set), uploads `weights`, and
+   * Loads the package's raw build (and its BE and DKP builds when asked), uploads `weights`, and
    * checks that every weight the package needs is given, with the right size.
    */
   static async load(
@@ -116,7 +135,7 @@ export class LoadedModel implements Disposable {
     paths: PackagePaths,
     pkg: ModelPackage,
     weights: Weights,
-    options: { be?: boolean } = {},
+    options: { be?: boolean; dkp?: boolean } = {},
   ): Promise<LoadedModel> {
     if (!pkg.binaries) {
       throw new Error(
@@ -131,6 +150,14 @@ export class LoadedModel implements Disposable {
         ? device.loadModule(await readBinary(paths, pkg.binaries.be))
         : undefined;
       if (be) modules.push(be);
+      const dkp = options.dkp
+        ? device.loadModule(await readBinary(paths, pkg.binaries.dkp))
+        : undefined;
+      if (dkp) modules.push(dkp);
+      const proxy = dkp ? kernelFrom(dkp, DKP_PROXY, pkg.binaries.dkp) : undefined;
+      const largest = Math.max(0, ...Object.values(pkg.shared_memory));
+      if (proxy && largest > 0) proxy.setMaxDynamicSharedMemory(largest);
+      const bodies = dkp ? readBodies(device, dkp, pkg) : new Map<string, Address>();
       const byName = new Map<string, { raw: Kernel; be: Kernel | undefined }>();
       const kernels = pkg.kernels.map((call): LoadedKernel => {
         let pair = byName.get(call.name);
@@ -150,7 +177,9 @@ export class LoadedModel implements Disposable {
           number,
         ];
         const sharedMemory = pkg.shared_memory[call.name]!;
-        if (sharedMemory > DEFAULT_SHARED_MEMORY) {
+        // Opt in whenever the kernel uses dynamic shared memory: static shared memory (the BE
+        // build's flag slots) counts against the same 48 KB default limit.
+        if (sharedMemory > 0) {
           pair.raw.setMaxDynamicSharedMemory(sharedMemory);
           pair.be?.setMaxDynamicSharedMemory(sharedMemory);
         }
@@ -162,10 +191,11 @@ export class LoadedModel implements Disposable {
           sharedMemory,
           raw: pair.raw,
           be: pair.be,
+          dkpBody: bodies.get(call.name),
           blocksPerSm: pair.raw.occupancy(bx * by * bz, sharedMemory),
         };
       });
-      const model = new LoadedModel(device, paths.name, pkg, modules, kernels);
+      const model = new LoadedModel(device, paths.name, pkg, modules, kernels, proxy);
       model.#uploadWeights(weights, paths.json);
       return model;
     } catch (error) {
@@ -245,6 +275,10 @@ export class ModelInstance implements Disposable {
   #byName = new Map<string, number>();
   #rawParams: Uint8Array<ArrayBuffer>[];
   #beParams: Uint8Array<ArrayBuffer>[];
+  /** DKP: each kernel's argument addresses in device memory, and the proxy's packed params. */
+  #dkpArgs: Buffer | undefined;
+  #dkpStarts: number[] = [];
+  #dkpParams: Uint8Array<ArrayBuffer>[] = [];
   #onClose: () => void;
 
   /** @internal Made by {@linkcode LoadedModel.createInstance}. */
@@ -291,6 +325,38 @@ export class ModelInstance implements Disposable {
       throw new Error(`Model "${this.model.name}" has no storage named "${name}"`);
     }
     return this.#addresses[index]!;
+  }
+
+  /** The device address of kernel `index`'s arguments, as its DKP body reads them. */
+  dkpArguments(index: number): Address {
+    if (!this.#dkpArgs) {
+      throw new Error(`Model "${this.model.name}" was loaded without its DKP build`);
+    }
+    return this.#dkpArgs.address + BigInt(this.#dkpStarts[index]!);
+  }
+
+  /**
+   * Enqueues kernels [from, to) of the DKP build on `stream`: each through the proxy, one proxy
+   * block per virtual block (DKP builds must write what the raw build writes).
+   */
+  launchDkp(stream: Stream, from: number, to: number): void {
+    const proxy = this.model.dkpProxy;
+    if (!proxy) throw new Error(`Model "${this.model.name}" was loaded without its DKP build`);
+    const kernels = this.model.kernels;
+    for (let i = from; i < to; i++) {
+      const k = kernels[i]!;
+      stream.launchPacked(
+        proxy,
+        k.blocks,
+        1,
+        1,
+        k.block[0],
+        k.block[1],
+        k.block[2],
+        k.sharedMemory,
+        this.#dkpParams[i],
+      );
+    }
   }
 
   /** Enqueues kernels [from, to) on `stream` with the given build. */
@@ -353,6 +419,7 @@ export class ModelInstance implements Disposable {
     if (this.#arena.closed) return;
     this.#arena.close();
     this.#counters.close();
+    this.#dkpArgs?.close();
     this.#onClose();
   }
 

@@ -227,9 +227,13 @@ export interface PackagePaths {
   profile: string;
 }
 
-/** The paths of model `name` in `resource/` (or another root). */
+/** The paths of model `name` in `resource/` (or another root): `<root>/<name>/<name>.json`. */
 export function packagePaths(name: string, root = defaultResourceRoot()): PackagePaths {
-  const dir = `${root}/${name}`;
+  return packagePathsIn(`${root}/${name}`, name);
+}
+
+/** The paths of a package of model `name` kept in folder `dir`. */
+export function packagePathsIn(dir: string, name: string): PackagePaths {
   return { dir, name, json: `${dir}/${name}.json`, profile: `${dir}/${name}.profile.json` };
 }
 

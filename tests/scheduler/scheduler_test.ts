@@ -214,8 +214,8 @@ Deno.test("mode rules and submissions are checked before a task reaches the devi
 });
 
 Deno.test("devices come from the registry: unknown kinds, bad modules and bad specs are refused", async () => {
-  await assert.rejects(Scheduler.create({ device: { kind: "gpu" }, mode: "reset" }), {
-    message: /^No device factory is registered for kind "gpu" \(registered: "sim"/,
+  await assert.rejects(Scheduler.create({ device: { kind: "tpu" }, mode: "reset" }), {
+    message: /^No device factory is registered for kind "tpu" \(registered: "sim", "gpu"/,
   });
   registerDeviceFactory(
     "no-factory",

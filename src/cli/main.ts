@@ -7,10 +7,21 @@ import { styleText } from "node:util";
 import { checkDenoVersion, VERSION } from "../version.ts";
 import { type Command, UsageError } from "./command.ts";
 import { benchCommand } from "./bench.ts";
+import { compileCommand } from "./compile.ts";
 import { infoCommand } from "./info.ts";
+import { runCommand } from "./run.ts";
+import { serveCommand } from "./serve.ts";
+import { profileCommand } from "./profile.ts";
 
 /** Every subcommand, in the order `reef --help` lists them. */
-export const commands: Command[] = [infoCommand, benchCommand];
+export const commands: Command[] = [
+  infoCommand,
+  compileCommand,
+  profileCommand,
+  serveCommand,
+  runCommand,
+  benchCommand,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

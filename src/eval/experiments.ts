@@ -3,11 +3,23 @@
  * swept parameters (REEF's `art:evaluation/figN/generate.py`, adapted), and the generated
  * workloads of the sweeps. `reef bench <figure>` expands a figure's experiment with
  * {@linkcode planRuns}, runs each planned run with `runWorkload`, then builds the figure's data.
- * Experiments that are not workload runs (device microbenchmarks, analysis of profiles) are
- * described here and produce their data files elsewhere.
+ * The preemption sweeps of issue 4 (figs. 12a, 13a, 13b, 14a) run synthetic BE models
+ * (`bench_models.ts`) against the tiny RT model. Experiments that are not workload runs (analysis
+ * of profiles, the build-overhead benchmark) are described here and get their data elsewhere.
  * @module
  */
 
+import {
+  BE_TASKS_MODEL,
+  BE_TASKS_SWEEP,
+  DQ_MODEL,
+  DQ_SWEEP,
+  KERNEL_SWEEP_US,
+  kernelSweepModel,
+  MICRO_RT_MODEL,
+  QUEUE_SWEEP_KERNELS,
+  queueSweepModel,
+} from "./bench_models.ts";
 import {
   BUILTIN_WORKLOADS,
   defineWorkload,
@@ -53,6 +65,13 @@ export interface PlannedRun {
   mode: ModeSpec;
   /** Swept parameters, recorded in the run's label (for example `{ n_be: 4 }`). */
   sweep: Record<string, number | string>;
+  /** The measured window in quick mode, seconds (the full mode uses the workload's duration). */
+  quickDurationS: number;
+  /**
+   * A reference run other runs are compared with (a model run alone, the RT-only baseline of a
+   * comparison): kept whatever modes the user selects.
+   */
+  baseline?: boolean;
 }
 
 /** Identifiers of the experiments. */
@@ -70,13 +89,17 @@ export type ExperimentId =
   | "restore-overhead"
   | "dkp"
   | "transform-overhead"
-  | "disb-selection";
+  | "disb-selection"
+  | "rt-latency";
 
 /** How an experiment gets its data. */
 export interface Experiment {
   id: ExperimentId;
-  /** `runs`: workload runs planned here; `micro`: a device microbenchmark; `analytic`: computed. */
-  kind: "runs" | "micro" | "analytic";
+  /**
+   * `runs`: workload runs planned here; `analytic`: computed from model profiles;
+   * `models-bench`: read from the results of `reef bench models`.
+   */
+  kind: "runs" | "analytic" | "models-bench";
   /** What it does, as the README's table of runs shows it. */
   description: string;
 }
@@ -90,14 +113,26 @@ export const DISB_MODELS = [
   { model: "distilbert", short: "BERT" },
 ] as const;
 
-/**
- * The tiny RT model of the preemption microbenchmarks: REEF's `mocked_kernel` (two element-wise
- * kernels, about 30 µs), so that the measured latency is the preemption's, not the RT model's.
- */
-export const MICRO_RT_MODEL = "mocked_kernel";
-
-/** Workload duration of the generated sweeps, seconds (REEF: 30 s; 5 s in quick mode). */
+/** Workload duration of the generated sweeps, seconds (REEF: 30 s). */
 export const SWEEP_DURATION_S = 30;
+
+/** Quick-mode window of the DISB workloads, seconds (REEF's quick mode: 10 s). */
+export const DISB_QUICK_S = 10;
+
+/** Quick-mode window of the generated workloads built from DISB models, seconds. */
+export const GENERATED_QUICK_S = 5;
+
+/** Quick-mode window of a preemption-sweep point, seconds. */
+export const SWEEP_QUICK_S = 2;
+
+/** Window of a standalone run of one synthetic model: full and quick, seconds. */
+export const SOLO_DURATION_S = { full: 2, quick: 0.5 } as const;
+
+/** The BE model of the RT-latency comparison (issue 4): REEF's BE model in DISB A and B. */
+export const RT_LATENCY_BE_MODEL = "resnet152";
+
+/** Rate of the RT client of the RT-latency comparison, requests per second. */
+export const RT_LATENCY_RATE_PER_S = 50;
 
 /** Fig. 1a-c: RT vgg19 at 30 req/s and `nBe` BE resnet152 clients at 40 req/s (`art:fig1/N.json`). */
 export function multiStreamWorkload(nBe: number): Workload {
@@ -132,16 +167,47 @@ export function preemptionWorkload(
   nBe: number,
   rtModel: string = MICRO_RT_MODEL,
 ): Workload {
-  const name = `preempt-${beModel}-be${nBe}`;
+  return sweepWorkload(`preempt-${beModel}-be${nBe}`, beModel, nBe, { min: 1, max: 1 + nBe }, {
+    rtModel,
+    durationS: SWEEP_DURATION_S,
+  });
+}
+
+/**
+ * REEF's `tradeoff M Q`: one closed-loop BE client of `beModel` and an RT client of the tiny model
+ * every 1 ms; the device-queue capacity is the swept scheduler parameter.
+ */
+export function tradeoffWorkload(
+  rtModel: string = MICRO_RT_MODEL,
+  beModel: string = DQ_MODEL.name,
+): Workload {
+  return sweepWorkload("dq-tradeoff", beModel, 1, { min: 1, max: 1 }, {
+    rtModel,
+    durationS: SWEEP_DURATION_S,
+  });
+}
+
+/**
+ * A preemption benchmark: `nBe` closed-loop BE clients of `beModel` and a closed-loop RT client
+ * of the tiny model that waits a think time drawn from `thinkMs` after each completion.
+ */
+export function sweepWorkload(
+  name: string,
+  beModel: string,
+  nBe: number,
+  thinkMs: { min: number; max: number },
+  options: { rtModel?: string; durationS?: number } = {},
+): Workload {
+  const rtModel = options.rtModel ?? MICRO_RT_MODEL;
   return defineWorkload({
     name,
-    duration_s: SWEEP_DURATION_S,
+    duration_s: options.durationS ?? SWEEP_DURATION_S,
     clients: [
       {
         name: `rt-${rtModel}`,
         model: rtModel,
         priority: "rt",
-        arrival: { type: "closed_loop", think_time_ms: { min: 1, max: 1 + nBe } },
+        arrival: { type: "closed_loop", think_time_ms: thinkMs },
       },
       ...Array.from({ length: nBe }, (_, i) => ({
         name: `be${i}-${beModel}`,
@@ -154,28 +220,35 @@ export function preemptionWorkload(
 }
 
 /**
- * REEF's `tradeoff resnet152 Q`: one closed-loop BE resnet152 client and an RT client of the tiny
- * model every 1 ms; the device-queue capacity is the swept scheduler parameter.
+ * A model alone: one closed-loop RT client, run in `rt-only` mode to measure the model's
+ * standalone time in the same session as the runs compared with it.
  */
-export function tradeoffWorkload(rtModel: string = MICRO_RT_MODEL): Workload {
+export function soloWorkload(model: string): Workload {
+  const name = `solo-${model}`;
   return defineWorkload({
-    name: "dq-tradeoff",
+    name,
+    duration_s: SOLO_DURATION_S.full,
+    clients: [{ name: `rt-${model}`, model, priority: "rt", arrival: { type: "closed_loop" } }],
+  }, name);
+}
+
+/**
+ * Issue 4's RT latency under load: an RT client of `rtModel` at
+ * {@linkcode RT_LATENCY_RATE_PER_S} and one closed-loop BE client of `beModel`.
+ */
+export function rtLatencyWorkload(
+  rtModel: string,
+  beModel: string = RT_LATENCY_BE_MODEL,
+): Workload {
+  const name = `rtlat-${rtModel}-${beModel}`;
+  return defineWorkload({
+    name,
     duration_s: SWEEP_DURATION_S,
     clients: [
-      {
-        name: `rt-${rtModel}`,
-        model: rtModel,
-        priority: "rt",
-        arrival: { type: "closed_loop", think_time_ms: { min: 1, max: 1 } },
-      },
-      {
-        name: "be-resnet152",
-        model: "resnet152",
-        priority: "be",
-        arrival: { type: "closed_loop" },
-      },
+      rtUniform(`rt-${rtModel}`, rtModel, RT_LATENCY_RATE_PER_S),
+      { name: `be-${beModel}`, model: beModel, priority: "be", arrival: { type: "closed_loop" } },
     ],
-  }, "dq-tradeoff");
+  }, name);
 }
 
 /**
@@ -211,6 +284,8 @@ function rtUniform(name: string, model: string, ratePerS: number) {
 function beRateCapped(name: string, model: string, ratePerS: number) {
   return { name, model, priority: "be", arrival: { type: "closed_loop", rate_per_s: ratePerS } };
 }
+
+const SWEEP_MODES = "wait, stream-prio, reset";
 
 /** Every experiment, by id. */
 export const EXPERIMENTS: Record<ExperimentId, Experiment> = {
@@ -252,32 +327,36 @@ export const EXPERIMENTS: Record<ExperimentId, Experiment> = {
   "be-scaling": {
     id: "be-scaling",
     kind: "runs",
-    description: "DNN-preempt resnet152 n, n in {1,2,4,6,8}; modes wait, reset-raw, reset",
+    description: `n BE clients of ${BE_TASKS_MODEL.name} (${BE_TASKS_MODEL.description}) + tiny ` +
+      `RT with a 1 to 1 + n ms think time, n in {${BE_TASKS_SWEEP.join(",")}}; modes ` +
+      `${SWEEP_MODES}, reset-raw`,
   },
   "kernel-size": {
     id: "kernel-size",
-    kind: "micro",
-    description:
-      "BE = one spin kernel of n iterations (execution 1 µs to 8 ms), RT = tiny kernel " +
-      "every 300-500 µs; wait vs reset; writes kernel_time_us, wait p80, reset p80",
+    kind: "runs",
+    description: `1 BE client of spin kernels of T µs, T in {${KERNEL_SWEEP_US.join(",")}}, + ` +
+      `tiny RT every 0.3-0.5 ms; modes ${SWEEP_MODES}; each BE model also runs alone for its ` +
+      "measured kernel time",
   },
   "queue-size": {
     id: "queue-size",
-    kind: "micro",
-    description:
-      "BE = N queued copies of the spin kernel, N in {10,100,200,300,400,500}; wait vs " +
-      "reset; writes kernels, wait p50, reset p50",
+    kind: "runs",
+    description: `1 BE client of N spin kernels of 20 µs, N in {${
+      QUEUE_SWEEP_KERNELS.join(",")
+    }}, + tiny RT every 0.3-0.5 ms; modes ${SWEEP_MODES}`,
   },
   "dq-tradeoff": {
     id: "dq-tradeoff",
     kind: "runs",
-    description: "BE resnet152 closed loop + tiny RT every 1 ms; mode reset with device queue " +
-      "capacity Q in {1,2,4,...,256}",
+    description: `1 BE client of ${DQ_MODEL.name} (${DQ_MODEL.description}) + tiny RT every ` +
+      `1 ms; mode reset with device-queue capacity Q in {${DQ_SWEEP.join(",")}}; the BE model ` +
+      "also runs alone, for the BE slowdown",
   },
   "restore-overhead": {
     id: "restore-overhead",
     kind: "analytic",
-    description: "From each model's profile: 4 x mean kernel time / model latency (REEF's formula)",
+    description: "From each DISB model's profile: 2 x mean kernel time / model latency (REEF's " +
+      "formula with 4; reef re-runs at most the 2 kernels in flight)",
   },
   dkp: {
     id: "dkp",
@@ -287,14 +366,20 @@ export const EXPERIMENTS: Record<ExperimentId, Experiment> = {
   },
   "transform-overhead": {
     id: "transform-overhead",
-    kind: "micro",
-    description: "Profiler: standalone time of each model's BE and DKP builds against the raw " +
-      "build; writes model, be_pct, dkp_pct",
+    kind: "models-bench",
+    description: "The BE build's GPU time against the raw build's, per model, from models.json " +
+      "(`reef bench models`); the DKP build is not timed there yet",
   },
   "disb-selection": {
     id: "disb-selection",
     kind: "runs",
     description: `DISB ${BUILTIN_WORKLOADS.join(", ")}; mode reef; kernel-selection times`,
+  },
+  "rt-latency": {
+    id: "rt-latency",
+    kind: "runs",
+    description: `RT M uniform @${RT_LATENCY_RATE_PER_S} + 1 BE ${RT_LATENCY_BE_MODEL} closed ` +
+      "loop, for each DISB model M; every mode (rt-only without the BE client)",
   },
 };
 
@@ -314,19 +399,128 @@ export function withoutBeClients(workload: Workload): Workload {
   return { ...workload, clients: workload.clients.filter((c) => c.priority === "rt") };
 }
 
+/** Every scheduler mode, REEF's baselines first, as a workload target runs them. */
+export const ALL_MODE_SPECS: readonly ModeSpec[] = [
+  MODE_SPECS.rtOnly,
+  MODE_SPECS.seq,
+  MODE_SPECS.stream,
+  MODE_SPECS.streamPrio,
+  MODE_SPECS.wait,
+  MODE_SPECS.reset,
+  MODE_SPECS.reef,
+];
+
+/**
+ * The runs of one workload under each mode (`rt-only` without the BE clients).
+ * @param quickDurationS The quick-mode window; defaults to {@linkcode DISB_QUICK_S}.
+ */
+export function workloadRuns(
+  workload: Workload,
+  modes: readonly ModeSpec[] = ALL_MODE_SPECS,
+  quickDurationS: number = DISB_QUICK_S,
+): PlannedRun[] {
+  return modes.map((mode) => ({
+    workload: mode.mode === "rt-only" ? withoutBeClients(workload) : workload,
+    mode,
+    sweep: {},
+    quickDurationS,
+  }));
+}
+
 async function builtinRuns(modes: readonly ModeSpec[]): Promise<PlannedRun[]> {
   const runs: PlannedRun[] = [];
   for (const name of BUILTIN_WORKLOADS) {
-    const workload = await loadBuiltinWorkload(name);
-    for (const mode of modes) {
-      runs.push({
-        workload: mode.mode === "rt-only" ? withoutBeClients(workload) : workload,
-        mode,
-        sweep: {},
-      });
-    }
+    runs.push(...workloadRuns(await loadBuiltinWorkload(name), modes));
   }
   return runs;
+}
+
+/** A standalone run of a model, labelled `rt-only` with the sweep value it belongs to. */
+function soloRun(model: string, sweep: Record<string, number | string> = {}): PlannedRun {
+  return {
+    workload: soloWorkload(model),
+    mode: MODE_SPECS.rtOnly,
+    sweep,
+    quickDurationS: SOLO_DURATION_S.quick,
+    baseline: true,
+  };
+}
+
+/** The modes every preemption sweep compares (issue 4: wait and stream-prio beside reset). */
+const SWEEP_MODE_SPECS = [MODE_SPECS.wait, MODE_SPECS.streamPrio, MODE_SPECS.reset] as const;
+
+function sweepPoint(
+  workload: Workload,
+  modes: readonly ModeSpec[],
+  sweep: Record<string, number>,
+): PlannedRun[] {
+  return modes.map((mode) => ({ workload, mode, sweep, quickDurationS: SWEEP_QUICK_S }));
+}
+
+/** REEF's `kernel_size` and `queue_size` RT client: the tiny model every 300 to 500 µs. */
+const THINK_300_500 = { min: 0.3, max: 0.5 };
+
+function kernelSweepRuns(rtModel: string): PlannedRun[] {
+  return [
+    soloRun(rtModel),
+    ...KERNEL_SWEEP_US.flatMap((us) => {
+      const model = kernelSweepModel(us);
+      const workload = sweepWorkload(`sweep-kernel${us}us`, model.name, 1, THINK_300_500, {
+        rtModel,
+      });
+      return [
+        soloRun(model.name, { kernel_us: us }),
+        ...sweepPoint(workload, SWEEP_MODE_SPECS, {
+          kernel_us: us,
+        }),
+      ];
+    }),
+  ];
+}
+
+function queueSweepRuns(rtModel: string): PlannedRun[] {
+  return [
+    soloRun(rtModel),
+    ...QUEUE_SWEEP_KERNELS.flatMap((n) => {
+      const model = queueSweepModel(n);
+      const workload = sweepWorkload(`sweep-queued${n}`, model.name, 1, THINK_300_500, { rtModel });
+      return sweepPoint(workload, SWEEP_MODE_SPECS, { queued: n });
+    }),
+  ];
+}
+
+function beScalingRuns(rtModel: string): PlannedRun[] {
+  return [
+    soloRun(rtModel),
+    ...BE_TASKS_SWEEP.flatMap((n) =>
+      sweepPoint(
+        sweepWorkload(`sweep-be${n}`, BE_TASKS_MODEL.name, n, { min: 1, max: 1 + n }, {
+          rtModel,
+        }),
+        [...SWEEP_MODE_SPECS, MODE_SPECS.resetRaw],
+        { n_be: n },
+      )
+    ),
+  ];
+}
+
+function dqTradeoffRuns(rtModel: string): PlannedRun[] {
+  return [
+    soloRun(rtModel),
+    soloRun(DQ_MODEL.name),
+    ...DQ_SWEEP.flatMap((q) =>
+      sweepPoint(
+        tradeoffWorkload(rtModel),
+        [{ label: `reset-dq${q}`, mode: "reset", deviceQueueCap: q }],
+        { dq: q },
+      )
+    ),
+  ];
+}
+
+/** Runs of the experiments made of generated workloads of DISB models, 5 s in quick mode. */
+function generated(runs: Omit<PlannedRun, "quickDurationS">[]): PlannedRun[] {
+  return runs.map((run) => ({ ...run, quickDurationS: GENERATED_QUICK_S }));
 }
 
 /**
@@ -337,27 +531,29 @@ export async function planRuns(id: ExperimentId, options: PlanOptions = {}): Pro
   const rtModel = options.microRtModel ?? MICRO_RT_MODEL;
   switch (id) {
     case "multi-stream":
-      return [0, 1, 2, 4, 8].map((n) => ({
+      return generated([0, 1, 2, 4, 8].map((n) => ({
         workload: multiStreamWorkload(n),
         mode: MODE_SPECS.stream,
         sweep: { n_be: n },
-      }));
+      })));
     case "wait-motivation":
-      return [
+      return generated([
         ...[1, 2, 4, 8].map((n) => ({
           workload: preemptionWorkload("resnet152", n, rtModel),
           mode: MODE_SPECS.wait,
           sweep: { n_be: n },
         })),
         { workload: multiStreamWorkload(0), mode: MODE_SPECS.reef, sweep: { n_be: 0 } },
-      ];
+      ]);
     case "rt-rate":
-      return [1, 10, 50, 100, 150, 200, 220, 230, 250, 300, 350].flatMap((f) =>
-        [MODE_SPECS.reset, MODE_SPECS.stream].map((mode) => ({
-          workload: rtRateWorkload(f),
-          mode,
-          sweep: { rt_rate: f },
-        }))
+      return generated(
+        [1, 10, 50, 100, 150, 200, 220, 230, 250, 300, 350].flatMap((f) =>
+          [MODE_SPECS.reset, MODE_SPECS.stream].map((mode) => ({
+            workload: rtRateWorkload(f),
+            mode,
+            sweep: { rt_rate: f },
+          }))
+        ),
       );
     case "disb-overall":
       return await builtinRuns([
@@ -372,37 +568,39 @@ export async function planRuns(id: ExperimentId, options: PlanOptions = {}): Pro
     case "disb-selection":
       return await builtinRuns([MODE_SPECS.reef]);
     case "model-preemption":
-      return DISB_MODELS.flatMap(({ model }) =>
-        [MODE_SPECS.wait, MODE_SPECS.reset].map((mode) => ({
-          workload: preemptionWorkload(model, 1, rtModel),
-          mode,
-          sweep: { model },
-        }))
+      return generated(
+        DISB_MODELS.flatMap(({ model }) =>
+          [MODE_SPECS.wait, MODE_SPECS.reset].map((mode) => ({
+            workload: preemptionWorkload(model, 1, rtModel),
+            mode,
+            sweep: { model },
+          }))
+        ),
       );
     case "be-scaling":
-      return [1, 2, 4, 6, 8].flatMap((n) =>
-        [MODE_SPECS.wait, MODE_SPECS.resetRaw, MODE_SPECS.reset].map((mode) => ({
-          workload: preemptionWorkload("resnet152", n, rtModel),
-          mode,
-          sweep: { n_be: n },
-        }))
-      );
+      return beScalingRuns(rtModel);
+    case "kernel-size":
+      return kernelSweepRuns(rtModel);
+    case "queue-size":
+      return queueSweepRuns(rtModel);
     case "dq-tradeoff":
-      return [1, 2, 4, 8, 16, 32, 64, 128, 256].map((q) => ({
-        workload: tradeoffWorkload(rtModel),
-        mode: { label: `reset-dq${q}`, mode: "reset", deviceQueueCap: q },
-        sweep: { dq: q },
-      }));
+      return dqTradeoffRuns(rtModel);
     case "dkp": {
       const n = options.dkpRtRequests ?? 1000;
-      return DISB_MODELS.flatMap(({ model }) => [
+      return generated(DISB_MODELS.flatMap(({ model }) => [
         { workload: dkpWorkload(model, n, 0), mode: MODE_SPECS.rtOnly, sweep: { model } },
         { workload: dkpWorkload(model, n, 1), mode: MODE_SPECS.stream, sweep: { model } },
         { workload: dkpWorkload(model, n, 5), mode: MODE_SPECS.reef, sweep: { model } },
-      ]);
+      ]));
     }
-    case "kernel-size":
-    case "queue-size":
+    case "rt-latency":
+      return DISB_MODELS.flatMap(({ model }) =>
+        workloadRuns(rtLatencyWorkload(model), ALL_MODE_SPECS, GENERATED_QUICK_S).map((run) => ({
+          ...run,
+          sweep: { rt_model: model },
+          ...(run.mode.mode === "rt-only" ? { baseline: true } : {}),
+        }))
+      );
     case "restore-overhead":
     case "transform-overhead":
       throw new Error(

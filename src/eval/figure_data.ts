@@ -1,12 +1,13 @@
 /**
  * Builds each figure's data file from run results (see `figure_catalog.ts` for the columns).
  * Cells for runs that are missing are left empty, so a partly run experiment still plots.
- * Figures fed by device microbenchmarks (13a, 13b, 16a) take CSV files in the same column
- * layout, written by those tools; the restore-overhead figure (14b) is computed from profiles.
+ * The restore-overhead figure (14b) is computed from profiles, and the build-overhead figure
+ * (16a) from the rows of `reef bench models`.
  * @module
  */
 
 import { type CsvCell, formatCsv } from "./csv.ts";
+import { benchModelSpec } from "./bench_models.ts";
 import { DISB_MODELS, EXPERIMENTS } from "./experiments.ts";
 import { type FigureId, figureSpec } from "./figure_catalog.ts";
 import { percentile } from "./metrics.ts";
@@ -24,9 +25,16 @@ export function formatFigureCsv(table: FigureTable): string {
   return formatCsv(table.columns, table.rows);
 }
 
-/** Writes a figure table to a CSV file, creating nothing else. */
-export async function writeFigureData(path: string, table: FigureTable): Promise<void> {
-  await Deno.writeTextFile(path, formatFigureCsv(table));
+/**
+ * Writes a figure table to a CSV file, creating nothing else.
+ * @param comment A first line for the file, such as `simulatedCsvComment` (results.ts).
+ */
+export async function writeFigureData(
+  path: string,
+  table: FigureTable,
+  comment = "",
+): Promise<void> {
+  await Deno.writeTextFile(path, comment + formatFigureCsv(table));
 }
 
 const US_PER_MS = 1e3;
@@ -75,6 +83,19 @@ const maxRtExecutionMs: Metric = (run) => {
   const rt = run.requests.filter((r) => r.priority === "rt");
   return rt.length === 0 ? null : ms(Math.max(...rt.map((r) => r.finishedUs - r.startedUs)));
 };
+
+/**
+ * The measured time of one kernel of a synthetic benchmark model run alone: the median of
+ * finished - started over its requests, divided by its kernel count. Null when the run is missing
+ * or its model is not a synthetic benchmark model.
+ */
+export function measuredKernelUs(run: RunResult | undefined): number | null {
+  const model = run?.clients[0]?.model;
+  const spec = model === undefined ? undefined : benchModelSpec(model);
+  if (run === undefined || spec === undefined || run.requests.length === 0) return null;
+  return percentile(run.requests.map((r) => r.finishedUs - r.startedUs), 50) /
+    spec.kernels.length;
+}
 
 /** Rows over the DISB workloads present in the runs, one column per (mode, metric). */
 function disbRows(
@@ -177,6 +198,20 @@ function rowsFor(id: FigureId, runs: readonly RunResult[]): CsvCell[][] {
         { mode: "reset-raw", metric: preemptPercentile(95) },
         { mode: "reset", metric: preemptPercentile(95) },
       ]);
+    case "13a":
+      // x is the kernel time measured alone in the same session; points without it are dropped.
+      return sweepRows(runs, "kernel_us", [
+        { mode: "wait", metric: preemptPercentile(80) },
+        { mode: "reset", metric: preemptPercentile(80) },
+      ]).map((
+        [us, ...cells],
+      ) => [measuredKernelUs(findRun(runs, "rt-only", { kernel_us: us! })), ...cells])
+        .filter(([x]) => x !== null);
+    case "13b":
+      return sweepRows(runs, "queued", [
+        { mode: "wait", metric: preemptPercentile(50) },
+        { mode: "reset", metric: preemptPercentile(50) },
+      ]);
     case "14a":
       return sweptValues(runs, "dq", runs.map((r) => r.label.mode)).map((q) => {
         const run = runs.find((r) => r.label.sweep.dq === q) as RunResult;
@@ -196,17 +231,13 @@ function rowsFor(id: FigureId, runs: readonly RunResult[]): CsvCell[][] {
       ]);
     case "17a":
       return disbRows(runs, [{ mode: "reef", metric: (run) => run.summary.selectionTimeUs.mean }]);
-    case "13a":
-    case "13b":
     case "14b":
     case "16a": {
       const spec = figureSpec(id);
       const experiment = EXPERIMENTS[spec.experiment];
       throw new Error(
         `Figure ${id} is not built from workload runs: its data come from the ${experiment.kind} ` +
-          `experiment "${experiment.id}" as a CSV with columns ${
-            spec.columns.map((c) => `"${c}"`).join(", ")
-          }`,
+          `experiment "${experiment.id}" (${experiment.description})`,
       );
     }
   }
@@ -215,7 +246,7 @@ function rowsFor(id: FigureId, runs: readonly RunResult[]): CsvCell[][] {
 /**
  * Builds a figure's data table from the results of its experiment's runs.
  *
- * @param id A figure built from workload runs (all but 13a, 13b, 14b and 16a).
+ * @param id A figure built from workload runs (all but 14b and 16a).
  * @param runs Results labelled as {@linkcode planRuns} plans them (mode labels and sweeps).
  * @throws {Error} if the figure is not built from runs, or no run yields a row.
  */
@@ -265,4 +296,34 @@ export function restoreOverheadTable(
     return [short, (100 * restoreKernels * meanKernelUs) / model.latencyUs];
   });
   return { columns: figureSpec("14b").columns, rows };
+}
+
+/**
+ * Whether a figure table has a value to plot: some cell after the x column is not empty. gnuplot
+ * fails on data without a single point, so a figure without one is reported instead of drawn.
+ */
+export function hasPlotData(table: FigureTable): boolean {
+  return table.rows.some((row) => row.slice(1).some((cell) => cell !== null));
+}
+
+/** What the build-overhead figure needs of one row of `reef bench models` (models.json). */
+export interface BuildOverheadRow {
+  model: string;
+  /** GPU time of the BE build over the raw build's, minus 1. */
+  be_overhead: number;
+}
+
+/**
+ * Fig. 16a from the rows of `reef bench models`: the BE build's overhead over the raw build, in
+ * percent. The DKP column stays empty: that benchmark does not time the DKP build.
+ */
+export function buildOverheadTable(rows: readonly BuildOverheadRow[]): FigureTable {
+  return {
+    columns: figureSpec("16a").columns,
+    rows: rows.map((row): CsvCell[] => [
+      DISB_MODELS.find((m) => m.model === row.model)?.short ?? row.model,
+      100 * row.be_overhead,
+      null,
+    ]),
+  };
 }

@@ -100,7 +100,16 @@ export function runFileBaseName(label: Pick<RunLabel, "workload" | "mode" | "swe
 }
 
 /**
- * Writes `<dir>/<base>.json` and `<dir>/<base>.csv`, creating the directory.
+ * The first line of every CSV file made from simulated runs: a comment (gnuplot and most CSV
+ * readers skip it) saying that the numbers are not GPU results.
+ */
+export function simulatedCsvComment(device: string): string {
+  return `# SIMULATED device (${device}): not GPU results\n`;
+}
+
+/**
+ * Writes `<dir>/<base>.json` and `<dir>/<base>.csv`, creating the directory. The CSV of a
+ * simulated run starts with {@linkcode simulatedCsvComment}.
  * @returns The two paths.
  */
 export async function writeRunFiles(
@@ -112,7 +121,8 @@ export async function writeRunFiles(
   const json = join(dir, `${baseName}.json`);
   const csv = join(dir, `${baseName}.csv`);
   await Deno.writeTextFile(json, formatRunJson(result));
-  await Deno.writeTextFile(csv, formatRequestsCsv(result.requests));
+  const comment = result.label.simulated ? simulatedCsvComment(result.label.device) : "";
+  await Deno.writeTextFile(csv, comment + formatRequestsCsv(result.requests));
   return { json, csv };
 }
 

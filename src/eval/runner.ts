@@ -51,7 +51,7 @@ export interface BenchTarget {
    * Scheduler statistics since the target was created. Each array only grows; the runner keeps
    * the entries added during the measured run.
    */
-  stats(): TargetStats;
+  stats(): TargetStats | Promise<TargetStats>;
 }
 
 /** Options of {@linkcode runWorkload}. */
@@ -198,7 +198,7 @@ export async function runWorkload(
     staggered.forEach((client, i) => startOffsetsUs[client.name] += offsets[i]);
   }
 
-  const statsBefore = target.stats();
+  const statsBefore = await target.stats();
   const t0 = target.nowUs() + (options.leadUs ?? 100_000);
   const records: RequestRecord[] = [];
 
@@ -291,7 +291,7 @@ export async function runWorkload(
   }
   reporter?.finish(records.length, durationS);
 
-  const statsAfter = target.stats();
+  const statsAfter = await target.stats();
   const stats: TargetStats = {
     preemptLatenciesUs: statsAfter.preemptLatenciesUs.slice(statsBefore.preemptLatenciesUs.length),
     quiesceLatenciesUs: statsAfter.quiesceLatenciesUs.slice(statsBefore.quiesceLatenciesUs.length),

@@ -76,24 +76,33 @@ async function nvcc(source: string, build: "RAW" | "BE", output: string): Promis
   }
 }
 
+/** Options of {@linkcode syntheticPackage} and {@linkcode buildSyntheticModel}. */
+export interface SyntheticPackageOptions {
+  /**
+   * Which kernel outputs are the model's outputs: `all` (default; every call's output, so each
+   * call can be checked) or `last` (only the last call's, so that a benchmark of a model with
+   * hundreds of calls does not copy every buffer back after each inference).
+   */
+  outputs?: "all" | "last";
+}
+
 /**
- * Writes and compiles a synthetic package `name` under `root`: storage `in` (32 floats, a weight)
- * and one output per kernel call, so every call can be re-run independently.
+ * The package of a synthetic model `name` (no file is written): storage `in` (32 floats, a
+ * weight) and one output storage per kernel call, so every call can be re-run independently.
  */
-export async function buildSyntheticModel(
-  root: string,
+export function syntheticPackage(
   name: string,
   kernels: SyntheticKernel[],
-): Promise<SyntheticModel> {
-  const paths = packagePaths(name, root);
-  await Deno.mkdir(paths.dir, { recursive: true });
-  const source = `${paths.dir}/${name}.cu`;
-  await Deno.writeTextFile(source, syntheticSource(kernels));
-  await Promise.all([
-    nvcc(source, "RAW", `${paths.dir}/${name}.fatbin`),
-    nvcc(source, "BE", `${paths.dir}/${name}.be.fatbin`),
-  ]);
-  const pkg: ModelPackage = {
+  options: SyntheticPackageOptions = {},
+): ModelPackage {
+  const outputs = kernels.map((k, i) => ({
+    name: `out${i}`,
+    storage: `out${i}`,
+    shape: [k.blocks * k.threads],
+    datatype: "FP32" as const,
+    layout: "ROW_MAJOR" as const,
+  }));
+  return {
     storage: [
       { name: "in", size: 32, stype: "float32" },
       ...kernels.map((k, i) => ({
@@ -108,13 +117,7 @@ export async function buildSyntheticModel(
       args: [0, i + 1],
     })),
     shared_memory: Object.fromEntries(kernels.map((k) => [kernelName(k), 0])),
-    outputs: kernels.map((k, i) => ({
-      name: `out${i}`,
-      storage: `out${i}`,
-      shape: [k.blocks * k.threads],
-      datatype: "FP32" as const,
-      layout: "ROW_MAJOR" as const,
-    })),
+    outputs: options.outputs === "last" ? outputs.slice(-1) : outputs,
     binaries: { raw: `${name}.fatbin`, be: `${name}.be.fatbin`, dkp: `${name}.be.fatbin` },
     model: {
       zoo: "synthetic",
@@ -124,6 +127,27 @@ export async function buildSyntheticModel(
       reef_version: VERSION,
     },
   };
+}
+
+/**
+ * Writes and compiles (with nvcc) the synthetic package `name` under `root`; see
+ * {@linkcode syntheticPackage}.
+ */
+export async function buildSyntheticModel(
+  root: string,
+  name: string,
+  kernels: SyntheticKernel[],
+  options: SyntheticPackageOptions = {},
+): Promise<SyntheticModel> {
+  const paths = packagePaths(name, root);
+  await Deno.mkdir(paths.dir, { recursive: true });
+  const source = `${paths.dir}/${name}.cu`;
+  await Deno.writeTextFile(source, syntheticSource(kernels));
+  await Promise.all([
+    nvcc(source, "RAW", `${paths.dir}/${name}.fatbin`),
+    nvcc(source, "BE", `${paths.dir}/${name}.be.fatbin`),
+  ]);
+  const pkg = syntheticPackage(name, kernels, options);
   await Deno.writeTextFile(paths.json, JSON.stringify(pkg, null, 2));
   return { paths, pkg, weights: syntheticWeights() };
 }

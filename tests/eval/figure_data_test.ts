@@ -9,82 +9,11 @@ import {
   writeFigureData,
 } from "../../src/eval/figure_data.ts";
 import { figureNote, renderFigure } from "../../src/eval/figures.ts";
-import { type RequestRecord, summarizeRun } from "../../src/eval/metrics.ts";
 import type { RunResult } from "../../src/eval/results.ts";
 import { runWorkload } from "../../src/eval/runner.ts";
 import { loadBuiltinWorkload } from "../../src/eval/workload.ts";
 import { FakeTarget } from "./fake_target.ts";
-
-interface SyntheticRun {
-  workload?: string;
-  mode: string;
-  sweep?: Record<string, number | string>;
-  /** RT latencies, µs; each RT request starts `queueUs` after submission. */
-  rtLatenciesUs?: number[];
-  queueUs?: number;
-  beCount?: number;
-  preemptUs?: number[];
-  quiesceUs?: number[];
-  selectionUs?: number[];
-  wallUs?: number;
-  simulated?: boolean;
-}
-
-/** A run result with known numbers, labelled as the experiment plans label runs. */
-function syntheticRun(spec: SyntheticRun): RunResult {
-  const clients = [
-    { name: "rt", model: "vgg19", priority: "rt" as const },
-    { name: "be", model: "resnet152", priority: "be" as const },
-  ];
-  const requests: RequestRecord[] = [
-    ...(spec.rtLatenciesUs ?? []).map((latencyUs, i): RequestRecord => ({
-      client: "rt",
-      model: "vgg19",
-      priority: "rt",
-      releaseUs: i * 10_000,
-      submittedUs: i * 10_000,
-      startedUs: i * 10_000 + (spec.queueUs ?? 0),
-      finishedUs: i * 10_000 + latencyUs,
-      latencyUs,
-      preemptions: 0,
-    })),
-    ...Array.from({ length: spec.beCount ?? 0 }, (): RequestRecord => ({
-      client: "be",
-      model: "resnet152",
-      priority: "be",
-      releaseUs: 0,
-      submittedUs: 0,
-      startedUs: 0,
-      finishedUs: 5_000,
-      latencyUs: 5_000,
-      preemptions: 1,
-    })),
-  ];
-  const stats = {
-    preemptLatenciesUs: spec.preemptUs ?? [],
-    quiesceLatenciesUs: spec.quiesceUs ?? [],
-    selectionTimesUs: spec.selectionUs ?? [],
-  };
-  return {
-    label: {
-      workload: spec.workload ?? "generated",
-      mode: spec.mode,
-      device: spec.simulated ? "simulated H100-like GPU" : "NVIDIA H100 80GB HBM3",
-      simulated: spec.simulated ?? false,
-      commandLine: "reef bench test",
-      seed: 1,
-      durationS: 1,
-      startedAt: "2026-11-25T00:00:00.000Z",
-      sweep: spec.sweep ?? {},
-    },
-    clients,
-    startOffsetsUs: { rt: 0, be: 0 },
-    standaloneLatencyUs: {},
-    requests,
-    stats,
-    summary: summarizeRun(clients, requests, spec.wallUs ?? 1e6, stats),
-  };
-}
+import { syntheticRun } from "./synthetic_runs.ts";
 
 Deno.test("DISB figures have one row per workload, in DISB order, empty cells for missing runs", () => {
   const runs = [
@@ -175,8 +104,8 @@ Deno.test("per-model figures use REEF's short model names and RT execution time"
 
 Deno.test("figures without runs explain where their data come from", () => {
   assert.throws(
-    () => buildFigureTable("13a", []),
-    /Figure 13a is not built from workload runs: its data come from the micro experiment "kernel-size" as a CSV with columns "BE kernel time \(us\)", "Wait", "Reset"/,
+    () => buildFigureTable("14b", []),
+    /Figure 14b is not built from workload runs: its data come from the analytic experiment "restore-overhead" \(From each DISB model's profile/,
   );
   assert.throws(
     () => buildFigureTable("10a", [syntheticRun({ mode: "stream", sweep: { n_be: 1 } })]),
@@ -209,6 +138,7 @@ Deno.test("every run-based figure gets rows from results labelled as its experim
     const runs = plan.map((p) =>
       syntheticRun({
         workload: p.workload.name,
+        rtModel: p.workload.clients[0].model,
         mode: p.mode.label,
         sweep: p.sweep,
         rtLatenciesUs: [1000, 2000],

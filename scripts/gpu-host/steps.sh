@@ -1,0 +1,16 @@
+# Sourced by the scripts in scripts/gpu-host/: `step <name> <seconds> <command...>` runs a command
+# under a time limit with unbuffered output, appended to $OUT/steps.log, so a hang costs one step,
+# not the whole run (the device tool brings back at most 8 files from $OUT).
+set -uo pipefail
+OUT=${OUT:-/tmp/reef-out}
+mkdir -p "$OUT"
+export DENO_NO_UPDATE_CHECK=1
+step() { # step <name> <seconds> <command...>
+  local name=$1 secs=$2
+  shift 2
+  { echo "=== $name (limit ${secs}s): \$ $*"; echo "# $(date -u +%FT%TZ)"; } | tee -a "$OUT/steps.log"
+  local t0=$SECONDS
+  timeout -k 5 "$secs" "$@" 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | tee -a "$OUT/steps.log" \
+    | tail -n "${TAIL:-12}"
+  echo "=== $name rc=${PIPESTATUS[0]} in $((SECONDS - t0))s" | tee -a "$OUT/steps.log"
+}

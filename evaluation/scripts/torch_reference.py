@@ -4,14 +4,15 @@ Builds the torchvision or HuggingFace model, loads the exact weights reef used (
 in PyTorch naming, written by `reef compile --save-weights`), runs the given input in float64 on the
 GPU (no TF32, no reduced precision anywhere), and writes each output as raw little-endian float64.
 
-Usage: python3 torch_reference.py --model resnet50 --weights w.safetensors --input x.bin
-       --shape 1,3,224,224 --dtype float32|int32 --out DIR
-Writes DIR/<output>.bin for each output (output, and pooler_output for bert_base) and prints a
-JSON line with their shapes and the load report (missing/unexpected state_dict keys).
+Usage: python3 torch_reference.py JOBS.json
+JOBS.json is a list of {"model", "weights" (safetensors path), "input" (raw little-endian file),
+"shape" (list), "dtype" ("float32" images, NCHW, or "int32" token ids), "out" (folder)}. One process
+serves every job, so torch is imported once. For each job it writes out/<output>.bin (output, and
+pooler_output for bert_base) and prints a JSON line with the model and its output shapes.
 """
-import argparse
 import json
 import os
+import sys
 
 import numpy as np
 import safetensors.torch
@@ -41,46 +42,44 @@ def build(name):
     raise SystemExit(f"torch_reference.py: unknown model {name!r}")
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--weights", required=True)
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--shape", required=True)
-    parser.add_argument("--dtype", choices=["float32", "int32"], required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-
-    model = build(args.model)
-    state = safetensors.torch.load_file(args.weights)
+def run(job):
+    model = build(job["model"])
+    state = safetensors.torch.load_file(job["weights"])
     report = model.load_state_dict(state, strict=False)
     # Buffers that reef does not store (HF's position_ids) may be missing; nothing else may.
     missing = [k for k in report.missing_keys if not k.endswith("position_ids")]
     if missing or report.unexpected_keys:
-        raise SystemExit(f"torch_reference.py: weights do not match {args.model}: "
+        raise SystemExit(f"torch_reference.py: weights do not match {job['model']}: "
                          f"missing {missing[:5]}, unexpected {report.unexpected_keys[:5]}")
     model = model.eval().cuda().double()
-
-    shape = [int(s) for s in args.shape.split(",")]
-    raw = np.fromfile(args.input, dtype=np.float32 if args.dtype == "float32" else np.int32)
-    x = torch.from_numpy(raw.reshape(shape)).cuda()
+    raw = np.fromfile(job["input"], dtype=np.float32 if job["dtype"] == "float32" else np.int32)
+    x = torch.from_numpy(raw.reshape(job["shape"])).cuda()
     with torch.inference_mode():
-        if args.dtype == "float32":
+        if job["dtype"] == "float32":
             outputs = {"output": model(x.double())}
         else:
             result = model(input_ids=x.long())
             outputs = {"output": result.last_hidden_state}
             if getattr(result, "pooler_output", None) is not None:
                 outputs["pooler_output"] = result.pooler_output
-    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(job["out"], exist_ok=True)
     shapes = {}
     for name, value in outputs.items():
-        value.detach().cpu().numpy().astype("<f8").tofile(os.path.join(args.out, f"{name}.bin"))
+        value.detach().cpu().numpy().astype("<f8").tofile(os.path.join(job["out"], f"{name}.bin"))
         shapes[name] = list(value.shape)
-    print(json.dumps({"model": args.model, "outputs": shapes,
-                      "ignored_missing": report.missing_keys}))
+    print(json.dumps({"model": job["model"], "outputs": shapes}), flush=True)
+    del model, state
+    torch.cuda.empty_cache()
+
+
+def main():
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: torch_reference.py JOBS.json")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    with open(sys.argv[1]) as f:
+        for job in json.load(f):
+            run(job)
 
 
 if __name__ == "__main__":

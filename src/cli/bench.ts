@@ -19,6 +19,7 @@ import { type BenchDeviceKind, runBenchSession } from "../eval/bench_session.ts"
 import { MODE_SPECS } from "../eval/experiments.ts";
 import { runFfiBench } from "../eval/ffi_bench.ts";
 import { runModelsBench } from "../eval/models_bench.ts";
+import { runServerBench } from "../eval/server_bench.ts";
 import { disbRows, formatDisbTable } from "../eval/reports.ts";
 import { Device, LibraryLoadError, ReefGpuError } from "../gpu/mod.ts";
 import { SIM_DEVICE_NAME } from "../gpu/sim/sim_device.ts";
@@ -233,6 +234,8 @@ Benchmarks:
   all                  Everything above: every figure and the three summary files
   demo                 DISB A in quick mode, on the GPU if there is one, else simulated
   ffi                  Host cost of a kernel launch and a flag write through the binding and from C
+  server               Request latency of one model in-process, over HTTP and over gRPC:
+                       server.json (--models names the model, default resnet18)
   models               Every zoo model: correctness against PyTorch (fp16 and fp32), raw = BE =
                        DKP, abort-and-restore bit-identity, and GPU time beside PyTorch + cuDNN
 
@@ -288,6 +291,27 @@ Options of ffi and models:
         });
         console.log(JSON.stringify(result, null, 2));
         await writeJson(values.out ?? `${resultsDir(result.device)}/ffi-bench.json`, result);
+        return 0;
+      }
+      case "server": {
+        const device = values.device ?? "gpu";
+        if (device !== "gpu" && device !== "sim") {
+          throw new UsageError(`Option --device must be gpu or sim, got "${device}"`);
+        }
+        const model = values.models ?? "resnet18";
+        const result = await runServerBench({
+          device,
+          modelDir: values["model-dir"] ?? defaultResourceRoot(),
+          model,
+          command,
+          ...(values.repeats
+            ? { rounds: numberOption("repeats", values.repeats, 3, positive) }
+            : {}),
+        });
+        console.log(JSON.stringify(result, null, 2));
+        const dir = values.out ??
+          (device === "sim" ? "evaluation/results/sim" : resultsDir(result.device));
+        await writeJson(`${dir}/server.json`, result);
         return 0;
       }
       case "models": {

@@ -276,48 +276,63 @@ function timeBuild(
   return median(times);
 }
 
-async function torchReference(
-  model: string,
-  weights: string,
-  input: Input,
+/** One model's input for PyTorch and where its reference outputs go. */
+interface ReferenceJob {
+  model: string;
+  weights: string;
+  input: Input;
+  out: string;
+}
+
+/**
+ * Runs every model's PyTorch reference in one Python process (torch is imported once) and reads
+ * the outputs back: model -> output name -> float64 values.
+ */
+async function torchReferences(
+  jobs: ReferenceJob[],
   work: string,
-): Promise<Map<string, Float64Array>> {
-  const dir = `${work}/${model}`;
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeFile(`${dir}/input.bin`, new Uint8Array(input.torch.buffer));
+): Promise<Map<string, Map<string, Float64Array>>> {
+  const list = [];
+  for (const job of jobs) {
+    await Deno.mkdir(job.out, { recursive: true });
+    await Deno.writeFile(`${job.out}/input.bin`, new Uint8Array(job.input.torch.buffer));
+    list.push({
+      model: job.model,
+      weights: job.weights,
+      input: `${job.out}/input.bin`,
+      shape: job.input.torchShape,
+      dtype: job.input.torch instanceof Int32Array ? "int32" : "float32",
+      out: job.out,
+    });
+  }
+  await Deno.writeTextFile(`${work}/jobs.json`, JSON.stringify(list));
   const result = await new Deno.Command("python3", {
-    args: [
-      `${scripts}torch_reference.py`,
-      "--model",
-      model,
-      "--weights",
-      weights,
-      "--input",
-      `${dir}/input.bin`,
-      "--shape",
-      input.torchShape.join(","),
-      "--dtype",
-      input.torch instanceof Int32Array ? "int32" : "float32",
-      "--out",
-      dir,
-    ],
+    args: [`${scripts}torch_reference.py`, `${work}/jobs.json`],
     stderr: "piped",
   }).output();
   if (result.code !== 0) {
     throw new Error(
-      `torch_reference.py failed for ${model}: ${new TextDecoder().decode(result.stderr).trim()}`,
+      `torch_reference.py failed: ${new TextDecoder().decode(result.stderr).trim()}`,
     );
   }
-  const shapes = JSON.parse(new TextDecoder().decode(result.stdout)).outputs as Record<
-    string,
-    number[]
-  >;
-  const outputs = new Map<string, Float64Array>();
-  for (const name of Object.keys(shapes)) {
-    const bytes = await Deno.readFile(`${dir}/${name}.bin`);
-    outputs.set(name, new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8));
+  const references = new Map<string, Map<string, Float64Array>>();
+  const lines = new TextDecoder().decode(result.stdout).trim().split("\n");
+  for (const [index, line] of lines.entries()) {
+    const { model, outputs } = JSON.parse(line) as {
+      model: string;
+      outputs: Record<string, number[]>;
+    };
+    const outputsByName = new Map<string, Float64Array>();
+    for (const name of Object.keys(outputs)) {
+      const bytes = await Deno.readFile(`${jobs[index]!.out}/${name}.bin`);
+      outputsByName.set(
+        name,
+        new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8),
+      );
+    }
+    references.set(model, outputsByName);
   }
-  return outputs;
+  return references;
 }
 
 async function torchTimings(
@@ -357,23 +372,32 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
   using start = device.createEvent({ timing: true });
   using end = device.createEvent({ timing: true });
   const random = freshRandom();
+  const inputs = new Map<string, Input>();
+  for (const model of options.models) {
+    const pkg = await readPackage(packagePaths(model, options.root));
+    inputs.set(model, makeInput(pkg.inputs![0]!, random));
+  }
+  const references = await torchReferences(
+    options.models.map((model) => ({
+      model,
+      weights: `${packagePaths(model, options.root).dir}/${model}.safetensors`,
+      input: inputs.get(model)!,
+      out: `${options.work}/${model}`,
+    })),
+    options.work,
+  );
+  log(`PyTorch float64 references computed for ${references.size} models`);
   const rows: ModelRow[] = [];
   const checkModel = async (model: string): Promise<ModelRow> => {
     const errors: Record<"float16" | "float32", number> = { float16: NaN, float32: NaN };
     let identical = true, restored = true, aborts = 0, reefMs = NaN, beMs = NaN, kernels = 0;
-    let input: Input | undefined;
-    let reference: Map<string, Float64Array> | undefined;
+    const input = inputs.get(model)!;
+    const reference = references.get(model);
+    if (!reference) throw new Error(`PyTorch gave no reference for ${model}`);
     for (const precision of ["float16", "float32"] as const) {
       const name = precision === "float16" ? model : `${model}-fp32`;
       const loaded = await load(device, options.root, name, flag.address);
       try {
-        input ??= makeInput(loaded.input, random);
-        reference ??= await torchReference(
-          model,
-          `${packagePaths(model, options.root).dir}/${model}.safetensors`,
-          input,
-          options.work,
-        );
         const bytes = input.bytes(loaded.input.datatype);
         const raw = runOnce(loaded, stream, "raw", bytes);
         const be = runOnce(loaded, stream, "be", bytes);
@@ -397,7 +421,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
         }
         let worst = 0;
         loaded.outputs.forEach((spec, i) => {
-          const ref = reference!.get(spec.name);
+          const ref = reference.get(spec.name);
           if (!ref) throw new Error(`PyTorch gave no output "${spec.name}" for ${model}`);
           worst = Math.max(worst, relativeL2(decode(raw[i]!, spec.datatype), ref));
         });

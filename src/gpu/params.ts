@@ -22,6 +22,7 @@ export class KernelParams {
   #view = new DataView(this.#bytes.buffer);
   #length = 0;
 
+  /** Makes room for a value and returns its offset. It may replace `#view`: read it after. */
   #reserve(size: number): number {
     const offset = Math.ceil(this.#length / size) * size;
     if (offset + size > this.#bytes.length) {
@@ -36,31 +37,36 @@ export class KernelParams {
 
   /** Appends a pointer (8 bytes). */
   pointer(address: Address): this {
-    this.#view.setBigUint64(this.#reserve(8), address, true);
+    const offset = this.#reserve(8);
+    this.#view.setBigUint64(offset, address, true);
     return this;
   }
 
   /** Appends an unsigned 32-bit integer. */
   u32(value: number): this {
-    this.#view.setUint32(this.#reserve(4), value, true);
+    const offset = this.#reserve(4);
+    this.#view.setUint32(offset, value, true);
     return this;
   }
 
   /** Appends a signed 32-bit integer. */
   i32(value: number): this {
-    this.#view.setInt32(this.#reserve(4), value, true);
+    const offset = this.#reserve(4);
+    this.#view.setInt32(offset, value, true);
     return this;
   }
 
   /** Appends a 32-bit float. */
   f32(value: number): this {
-    this.#view.setFloat32(this.#reserve(4), value, true);
+    const offset = this.#reserve(4);
+    this.#view.setFloat32(offset, value, true);
     return this;
   }
 
   /** Appends an unsigned 64-bit integer. */
   u64(value: bigint): this {
-    this.#view.setBigUint64(this.#reserve(8), value, true);
+    const offset = this.#reserve(8);
+    this.#view.setBigUint64(offset, value, true);
     return this;
   }
 

@@ -316,6 +316,17 @@ export class ModelInstance implements Disposable {
       for (const arg of k.call.args) params.pointer(argAddress(arg));
       return params.bytes();
     });
+    if (model.dkpProxy) {
+      // A DKP body reads its arguments from device memory: the raw build's packed pointers.
+      const sizes = this.#rawParams.map((p) => Math.max(p.length, 8));
+      this.#dkpStarts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+      this.#dkpArgs = model.device.alloc(this.#dkpStarts.at(-1)! + sizes.at(-1)!);
+      this.#rawParams.forEach((p, i) => this.#dkpArgs!.write(p, this.#dkpStarts[i]));
+      this.#dkpParams = model.kernels.map((k, i) =>
+        new KernelParams().pointer(k.dkpBody!).pointer(this.dkpArguments(i))
+          .u32(k.grid[0]).u32(k.grid[1]).u32(k.grid[2]).bytes()
+      );
+    }
   }
 
   /** The device address of storage `name` (activation or weight; the first of that name). */

@@ -48,6 +48,16 @@ Deno.test("the loader tries only REEF_LIB when it is set", () => {
   assert.match(built!.path, /build\/libreef_gpu\.so$/);
 });
 
+Deno.test("kernel parameters keep every value when the buffer grows", () => {
+  const params = new KernelParams();
+  for (let i = 0; i < 20; i++) params.pointer(BigInt(i) << 32n).u32(i);
+  const view = new DataView(params.bytes().buffer);
+  for (let i = 0; i < 20; i++) {
+    assert.equal(view.getBigUint64(16 * i, true), BigInt(i) << 32n);
+    assert.equal(view.getUint32(16 * i + 8, true), i);
+  }
+});
+
 Deno.test("kernel parameters are packed at their natural alignment", () => {
   const bytes = new KernelParams().u32(7).pointer(0x1122334455667788n).f32(1.5).i32(-2)
     .bytes();

@@ -297,7 +297,12 @@ async function drawFigure(
       : "every value is empty";
     return { id, files: [data], skipped: `no data to plot: ${why}` };
   }
-  const rendered = await renderFigure(id, data, dir, { note });
+  // A GPU host without gnuplot still keeps the figure's data (and the summaries written after
+  // the figures); the PDF and PNG can be drawn from the CSV anywhere.
+  const rendered = await renderFigure(id, data, dir, { note }).catch(errorText);
+  if (typeof rendered === "string") {
+    return { id, files: [data], skipped: `not rendered: ${rendered}` };
+  }
   for (const warning of rendered.warnings) options.log(`reef: figure ${id}: gnuplot: ${warning}`);
   return { id, files: [data, rendered.pdf, rendered.png] };
 }

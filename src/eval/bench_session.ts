@@ -9,6 +9,8 @@
  * @module
  */
 
+import { compileModel } from "../compiler/compile.ts";
+import { modelNames } from "../compiler/zoo/mod.ts";
 import { join, resolve } from "node:path";
 import { DISB_MODELS } from "./experiments.ts";
 import {
@@ -159,15 +161,26 @@ async function prepareModelRoot(
 
 /**
  * Checks that every model of the plan has a package under `root` (and, on the simulated device, a
- * profile), so that a session with a missing model fails at once with one message.
+ * profile), so that a session with a missing model fails at once with one message. A zoo model
+ * without a package is compiled first: on the simulator without running nvcc (it needs only the
+ * package's JSON), on the GPU with it.
  * @throws {Error} listing what is missing and how to make it.
  */
-async function checkModels(plan: BenchPlan, root: string, device: BenchDeviceKind): Promise<void> {
+async function checkModels(
+  plan: BenchPlan,
+  root: string,
+  device: BenchDeviceKind,
+  log: (line: string) => void,
+): Promise<void> {
   const models = new Set(plan.runs.flatMap((r) => r.planned.workload.clients.map((c) => c.model)));
   const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
   const missing: string[] = [];
   for (const model of models) {
     const paths = packagePaths(model, root);
+    if (!await exists(paths.json) && modelNames().includes(model)) {
+      log(`reef: compiling ${model} into ${paths.dir} (first use)`);
+      await compileModel(model, { root, build: device === "gpu" });
+    }
     if (!await exists(paths.json)) {
       missing.push(`${paths.json} (run \`reef compile ${model}\`)`);
     } else if (device === "sim" && !await exists(paths.profile)) {
@@ -317,7 +330,7 @@ export async function runBenchSession(options: BenchSessionOptions): Promise<Ben
     : undefined;
   try {
     const modelRoot = workRoot ?? resolve(options.modelDir);
-    await checkModels(plan, modelRoot, options.device);
+    await checkModels(plan, modelRoot, options.device, options.log);
     await Deno.mkdir(options.outDir, { recursive: true });
     return await runPlan(options, modelRoot, {
       startedAt,

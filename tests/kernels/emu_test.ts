@@ -2,19 +2,11 @@ import assert from "node:assert/strict";
 import { buildBundle, writeBundle } from "../gpu/kernels/bundle.ts";
 import { buildEmulators } from "./emu/emu_build.ts";
 import { smallCases } from "./small_cases.ts";
-
-async function available(program: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command(program, { args: ["--version"], stdout: "null", stderr: "null" })
-      .output()).success;
-  } catch {
-    return false;
-  }
-}
+import { toolAvailable } from "../support/tools.ts";
 
 Deno.test({
   name: "every template, run on the CPU emulator: reference, DKP, BE flag, abort and restore",
-  ignore: !(await available("g++")),
+  ignore: !(await toolAvailable("g++")),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "reef_emu_" });
     try {

@@ -3,21 +3,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildBundle, writeBundle } from "../gpu/kernels/bundle.ts";
 import { gpuCases } from "../gpu/kernels/cases.ts";
+import { toolAvailable } from "../support/tools.ts";
 
 const checker = fileURLToPath(new URL("../gpu/kernels/kernel_check.cu", import.meta.url));
 
-async function available(program: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command(program, { args: ["--version"], stdout: "null", stderr: "null" })
-      .output()).success;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name: "the GPU kernel check compiles and reads the manifest of every GPU case",
-  ignore: !(await available("nvcc")),
+  ignore: !(await toolAvailable("nvcc")),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "reef_check_" });
     try {

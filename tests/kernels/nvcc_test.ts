@@ -9,18 +9,10 @@ import {
   parsePtxasResources,
 } from "../../src/kernels/nvcc.ts";
 import { representativeOps } from "./representative_ops.ts";
+import { toolAvailable } from "../support/tools.ts";
 
-async function available(program: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command(program, { args: ["--version"], stdout: "null", stderr: "null" })
-      .output()).success;
-  } catch {
-    return false;
-  }
-}
-
-const hasNvcc = await available("nvcc");
-const hasHipcc = await available("hipcc");
+const hasNvcc = await toolAvailable("nvcc");
+const hasHipcc = await toolAvailable("hipcc");
 
 Deno.test("ptxas reports give registers, stack and spills per function", () => {
   const log = [

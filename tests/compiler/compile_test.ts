@@ -1,0 +1,96 @@
+// `reef compile` for every zoo model, in CI: the package validates against the loader's schema,
+// and nvcc builds all three builds (raw, BE, DKP), each holding every kernel the package launches.
+// hipcc builds the portable kernels of two models for AMD (gfx906).
+import assert from "node:assert/strict";
+import { compileModel } from "../../src/compiler/compile.ts";
+import { modelNames } from "../../src/compiler/zoo/mod.ts";
+import { readPackage } from "../../src/model/package.ts";
+import { reef } from "../support/cli.ts";
+import { toolAvailable } from "../support/tools.ts";
+
+const hasNvcc = await toolAvailable("nvcc");
+const hasHipcc = await toolAvailable("hipcc");
+
+/** Every kernel name of the package appears in each of its binaries. */
+async function assertBinariesHoldKernels(dir: string, name: string): Promise<void> {
+  const pkg = await readPackage({ dir, name, json: `${dir}/${name}.json`, profile: "" });
+  const names = new Set(pkg.kernels.map((k) => k.name));
+  for (const file of Object.values(pkg.binaries!)) {
+    const text = new TextDecoder("latin1").decode(await Deno.readFile(`${dir}/${file}`));
+    for (const kernel of names) {
+      assert.ok(text.includes(kernel), `${file} lacks kernel "${kernel}"`);
+    }
+  }
+}
+
+Deno.test({
+  name: "every zoo model compiles with nvcc in all three builds",
+  ignore: !hasNvcc,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "reef-compile-" });
+    try {
+      for (const model of modelNames()) {
+        const { paths, pkg } = await compileModel(model, { root });
+        assert.ok(pkg.kernels.length > 0 && pkg.inputs!.length > 0 && pkg.outputs!.length > 0);
+        await assertBinariesHoldKernels(paths.dir, model);
+      }
+      const fp32 = await compileModel("resnet18", {
+        root,
+        precision: "float32",
+        packageName: "r18-fp32",
+      });
+      assert.equal(fp32.pkg.model!.precision, "float32");
+      await assertBinariesHoldKernels(fp32.paths.dir, "r18-fp32");
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "hipcc builds the portable kernels for gfx906",
+  ignore: !hasHipcc,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "reef-compile-hip-" });
+    try {
+      for (const model of ["resnet18", "distilbert"]) {
+        const { paths } = await compileModel(model, { root, target: "hip" });
+        assert.match(paths.dir, /\/hip$/);
+        await assertBinariesHoldKernels(paths.dir, model);
+      }
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test("reef compile: an unknown model or option is a usage error naming it", async () => {
+  const unknown = await reef(["compile", "alexnet"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /Unknown model "alexnet"; the zoo has: vgg19, resnet18/);
+  const precision = await reef(["compile", "resnet18", "--precision", "int8"]);
+  assert.equal(precision.code, 2);
+  assert.match(precision.stderr, /--precision must be float16 or float32, got "int8"/);
+});
+
+Deno.test("reef compile --no-build writes a valid package and sources without a compiler", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const { code, stdout } = await reef(["compile", "mobilenet_v2", "--no-build", "--root", root]);
+    assert.equal(code, 0);
+    assert.match(stdout, /mobilenet_v2: \d+ launches of \d+ kernels, float16, batch 1/);
+    const dir = `${root}/mobilenet_v2`;
+    const pkg = await readPackage({
+      dir,
+      name: "mobilenet_v2",
+      json: `${dir}/mobilenet_v2.json`,
+      profile: "",
+    });
+    assert.equal(pkg.model!.zoo, "mobilenet_v2");
+    for (const file of ["mobilenet_v2.cu", "mobilenet_v2.be.cu", "mobilenet_v2.trans.cu"]) {
+      assert.ok((await Deno.stat(`${dir}/${file}`)).size > 0, file);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

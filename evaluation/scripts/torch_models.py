@@ -11,34 +11,16 @@ import json
 import statistics
 
 import torch
-import torchvision
-import transformers
 
-TORCHVISION = {
-    "vgg19": lambda: torchvision.models.vgg19(),
-    "resnet18": lambda: torchvision.models.resnet18(),
-    "resnet50": lambda: torchvision.models.resnet50(),
-    "resnet152": lambda: torchvision.models.resnet152(),
-    "densenet201": lambda: torchvision.models.densenet201(),
-    "inception_v3": lambda: torchvision.models.inception_v3(
-        aux_logits=False, init_weights=False, transform_input=False),
-    "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(),
-}
-IMAGE_SIZE = {"inception_v3": 299}
-SEQUENCE = 128
+from zoo import IMAGE_SIZE, SEQUENCE, TORCHVISION, build
 
 
-def build(name):
+def build_with_input(name):
+    """The model and a maker of random inputs of a batch size."""
+    model = build(name)
     if name in TORCHVISION:
-        model = TORCHVISION[name]()
         size = IMAGE_SIZE.get(name, 224)
         return model, lambda batch: torch.randn(batch, 3, size, size)
-    if name == "bert_base":
-        model = transformers.BertModel(transformers.BertConfig())
-    elif name == "distilbert":
-        model = transformers.DistilBertModel(transformers.DistilBertConfig())
-    else:
-        raise SystemExit(f"torch_models.py: unknown model {name!r}")
     vocab = model.config.vocab_size
     return model, lambda batch: torch.randint(0, vocab, (batch, SEQUENCE))
 
@@ -52,7 +34,7 @@ def count_kernels(model, x):
 
 
 def time_model(name, batch, dtype, replays, repeats):
-    model, make_input = build(name)
+    model, make_input = build_with_input(name)
     model = model.eval().cuda().to(dtype)
     x = make_input(batch).cuda()
     if x.is_floating_point():

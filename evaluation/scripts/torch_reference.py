@@ -17,30 +17,8 @@ import sys
 import numpy as np
 import safetensors.torch
 import torch
-import torchvision
-import transformers
 
-TORCHVISION = {
-    "vgg19": lambda: torchvision.models.vgg19(),
-    "resnet18": lambda: torchvision.models.resnet18(),
-    "resnet50": lambda: torchvision.models.resnet50(),
-    "resnet152": lambda: torchvision.models.resnet152(),
-    "densenet201": lambda: torchvision.models.densenet201(),
-    "inception_v3": lambda: torchvision.models.inception_v3(
-        aux_logits=False, init_weights=False, transform_input=False),
-    "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(),
-}
-
-
-def build(name):
-    if name in TORCHVISION:
-        return TORCHVISION[name]()
-    if name == "bert_base":
-        return transformers.BertModel(transformers.BertConfig())
-    if name == "distilbert":
-        return transformers.DistilBertModel(transformers.DistilBertConfig())
-    raise SystemExit(f"torch_reference.py: unknown model {name!r}")
-
+from zoo import build
 
 def run(job):
     model = build(job["model"])

@@ -5,6 +5,7 @@
  */
 
 import { Device, KernelParams } from "../gpu/mod.ts";
+import { median } from "./metrics.ts";
 
 /** The result file's contents (medians, µs per call). */
 export interface FfiBenchResult {
@@ -20,13 +21,6 @@ export interface FfiBenchResult {
 }
 
 const build = new URL("../../build/", import.meta.url);
-
-/** The median of `values` (the mean of the middle two for an even count). */
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 function measureBinding(rounds: number, batch: number): { launch: number[]; write: number[] } {
   using device = Device.open(0);

@@ -37,6 +37,11 @@ export function percentile(
   return sortedPercentile([...values].sort((a, b) => a - b), p, method);
 }
 
+/** The median: the 50th {@linkcode percentile}, the mean of the middle two for an even count. */
+export function median(values: readonly number[]): number {
+  return percentile(values, 50);
+}
+
 /** {@linkcode percentile} on values already sorted in ascending order. */
 function sortedPercentile(sorted: readonly number[], p: number, method: PercentileMethod): number {
   const n = sorted.length;

@@ -12,11 +12,11 @@
  */
 
 import { compileModel } from "../compiler/compile.ts";
-import { Device, type Event, type Stream } from "../gpu/mod.ts";
+import { GatedTimer } from "../gpu/gated_timer.ts";
+import { Device, type Stream } from "../gpu/mod.ts";
 import { LoadedModel, type ModelInstance } from "../model/executor.ts";
 import { packagePaths, readPackage, type TensorSpec } from "../model/package.ts";
 import { packageWeights } from "../model/weights.ts";
-import { median } from "./ffi_bench.ts";
 
 /** Tolerances of the PyTorch comparison (relative L2 error). */
 export const TOLERANCE = { float16: 1e-2, float32: 1e-4 } as const;
@@ -248,32 +248,15 @@ function abortAndResume(
   };
 }
 
-/** GPU time of one inference (ms): kernels queued behind a gate, then released, timed by events. */
+/** GPU time of one inference (ms) with the given build, from the gated timer. */
 function timeBuild(
   loaded: Loaded,
-  stream: Stream,
-  control: Stream,
-  events: [Event, Event],
-  gate: bigint,
+  timer: GatedTimer,
   build: "raw" | "be",
   repeats: number,
-  epoch: { value: number },
 ): number {
   const n = loaded.model.kernels.length;
-  const [start, end] = events;
-  const times: number[] = [];
-  for (let r = -3; r < repeats; r++) {
-    epoch.value++;
-    stream.waitU32(gate, epoch.value, "geq");
-    if (build === "be") loaded.instance.resetCounters(stream, 0, n);
-    start.record(stream);
-    loaded.instance.launch(stream, 0, n, build);
-    end.record(stream);
-    control.writeU32(gate, epoch.value);
-    end.synchronize();
-    if (r >= 0) times.push(end.elapsedSince(start));
-  }
-  return median(times);
+  return timer.time(repeats, () => loaded.instance.launch(timer.stream, 0, n, build)) / 1000;
 }
 
 /** One model's input for PyTorch and where its reference outputs go. */
@@ -361,16 +344,10 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
   const torch = await torchTimings(options.models);
   log(`PyTorch baseline: ${torch.version}`);
   using device = Device.open(0);
-  const { least, greatest } = device.streamPriorityRange();
-  using stream = device.createStream({ priority: least });
-  using control = device.createStream({ priority: greatest });
+  using timer = new GatedTimer(device);
+  const { stream, control } = timer;
   using flag = device.alloc(4);
-  using gate = device.alloc(4);
   flag.fill(0);
-  gate.fill(0);
-  const epoch = { value: 0 };
-  using start = device.createEvent({ timing: true });
-  using end = device.createEvent({ timing: true });
   const random = freshRandom();
   const inputs = new Map<string, Input>();
   for (const model of options.models) {
@@ -404,8 +381,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
         const dkp = runOnce(loaded, stream, "dkp", bytes);
         const same = raw.every((r, i) => equalBytes(r, be[i]!) && equalBytes(r, dkp[i]!));
         identical &&= same;
-        const latencyUs =
-          timeBuild(loaded, stream, control, [start, end], gate.address, "raw", 3, epoch) *
+        const latencyUs = timeBuild(loaded, timer, "raw", 3) *
           1000;
         for (let a = 0; a < options.aborts; a++) {
           const resumed = abortAndResume(
@@ -428,26 +404,8 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
         errors[precision] = worst;
         if (precision === "float16") {
           kernels = loaded.model.kernels.length;
-          reefMs = timeBuild(
-            loaded,
-            stream,
-            control,
-            [start, end],
-            gate.address,
-            "raw",
-            options.repeats,
-            epoch,
-          );
-          beMs = timeBuild(
-            loaded,
-            stream,
-            control,
-            [start, end],
-            gate.address,
-            "be",
-            options.repeats,
-            epoch,
-          );
+          reefMs = timeBuild(loaded, timer, "raw", options.repeats);
+          beMs = timeBuild(loaded, timer, "be", options.repeats);
         }
         log(
           `${name}: rel_err ${worst.toExponential(2)} (limit ${TOLERANCE[precision]}), ` +

@@ -14,7 +14,7 @@ import { resolveServeConfig } from "../server/config.ts";
 import { type RequestRecord, runClient, type RunTarget } from "../server/run_client.ts";
 import { SchedulerBackend } from "../server/scheduler_backend.ts";
 import { serve } from "../server/serve.ts";
-import { median } from "./ffi_bench.ts";
+import { median } from "./metrics.ts";
 
 /** What to measure. */
 export interface ServerBenchOptions {

@@ -5,6 +5,7 @@
 
 export { Device, type DeviceProperties, type Platform } from "./device.ts";
 export { ReefGpuError, statusName } from "./error.ts";
+export { GatedTimer } from "./gated_timer.ts";
 export {
   type LibraryCandidate,
   libraryCandidates,

@@ -8,12 +8,13 @@
  * - `model_latency`: one whole inference, µs;
  * plus `blocks_per_sm` (occupancy of each kernel), the device and the command.
  *
- * Every time is GPU time between two events, with the work queued behind a gate (a stream wait on
- * a device word) so host launch cost is not measured; medians over repeats.
+ * Every time is GPU time from a {@linkcode GatedTimer} (host launch cost not measured), the median of
+ * repeats.
  * @module
  */
 
-import { Device, type Event, type Stream } from "../gpu/mod.ts";
+import { Device } from "../gpu/mod.ts";
+import { GatedTimer } from "../gpu/gated_timer.ts";
 import { KernelParams } from "../gpu/params.ts";
 import { LoadedModel, type ModelInstance } from "./executor.ts";
 import type { ModelProfile, PackagePaths } from "./package.ts";
@@ -29,39 +30,6 @@ export interface ProfileOptions {
   command: string;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Times `enqueue` on the GPU: queued behind a gate, bracketed by events, median of repeats (µs). */
-class GatedTimer {
-  #epoch = 0;
-  constructor(
-    readonly stream: Stream,
-    readonly control: Stream,
-    readonly gate: bigint,
-    readonly events: [Event, Event],
-  ) {}
-
-  time(repeats: number, enqueue: () => void): number {
-    const [start, end] = this.events;
-    const samples: number[] = [];
-    for (let r = -2; r < repeats; r++) {
-      this.#epoch++;
-      this.stream.waitU32(this.gate, this.#epoch, "geq");
-      start.record(this.stream);
-      enqueue();
-      end.record(this.stream);
-      this.control.writeU32(this.gate, this.#epoch);
-      end.synchronize();
-      if (r >= 0) samples.push(end.elapsedSince(start) * 1000);
-    }
-    return median(samples);
-  }
-}
-
 function round(us: number): number {
   return Math.round(us * 100) / 100;
 }
@@ -74,16 +42,10 @@ export async function profileModel(
   const pkg = await readPackage(paths);
   using device = Device.open(0);
   const sms = device.properties.smCount;
-  const { least, greatest } = device.streamPriorityRange();
-  using stream = device.createStream({ priority: least });
-  using control = device.createStream({ priority: greatest });
-  using gate = device.alloc(4);
   using flag = device.alloc(4);
-  gate.fill(0);
   flag.fill(0);
-  using start = device.createEvent({ timing: true });
-  using end = device.createEvent({ timing: true });
-  const timer = new GatedTimer(stream, control, gate.address, [start, end]);
+  using timer = new GatedTimer(device);
+  const stream = timer.stream;
   using model = await LoadedModel.load(device, paths, pkg, await packageWeights(paths, pkg), {
     dkp: true,
   });

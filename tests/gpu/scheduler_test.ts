@@ -59,23 +59,48 @@ gpuTest(
       const reference = (await beClient.infer(be, input)).outputs;
       const alone = (await beClient.infer(be, input)).timings;
       const beUs = alone.finished - alone.started;
-      let preemptions = 0, rounds = 0;
-      const deadline = performance.now() + 120_000;
+      // Each batch queues a backlog of BE inferences (the BE queue runs them back to back) and RT
+      // inferences released at random points across the backlog's run, so most land mid-kernel:
+      // the previous design, one BE task with RT releases near it, saw 4 preemptions in 13 996
+      // inferences on the H100, because the worker often picked the tasks up after those releases.
+      const backlog = 8;
+      let preemptions = 0, batches = 0, inferences = 0;
+      const t0 = performance.now();
+      const deadline = t0 + 100_000;
       while (preemptions < 1000 && performance.now() < deadline) {
-        const now = scheduler.nowUs();
-        const task = beClient.infer(be, input, { releaseUs: now + 50 });
-        // RT arrivals at random points of the BE task's run.
-        const arrivals = Array.from({ length: 4 }, () =>
-          rtClient.infer(rt, inputFor(rt, rounds), {
-            releaseUs: now + 50 + Math.random() * beUs * 1.5,
-          }));
-        const [result] = await Promise.all([task, ...arrivals]);
-        assert.ok(equal(result.outputs, reference), `round ${rounds}: BE outputs differ`);
-        preemptions += result.timings.preemptions;
-        rounds++;
+        const start = scheduler.nowUs() + 200;
+        const beTasks = Array.from(
+          { length: backlog },
+          () => beClient.infer(be, input, { releaseUs: start }),
+        );
+        const rtTasks = Array.from(
+          { length: backlog },
+          (_, k) =>
+            rtClient.infer(rt, inputFor(rt, batches + k), {
+              releaseUs: start + (k + Math.random()) * beUs,
+            }),
+        );
+        const results = await Promise.all(beTasks);
+        await Promise.all(rtTasks);
+        for (const [i, result] of results.entries()) {
+          assert.ok(equal(result.outputs, reference), `batch ${batches}, BE ${i}: outputs differ`);
+          preemptions += result.timings.preemptions;
+        }
+        inferences += backlog;
+        batches++;
+        if (batches % 20 === 0) {
+          console.log(
+            `${inferences} BE inferences, ${preemptions} preemptions, ${
+              (performance.now() - t0) | 0
+            } ms`,
+          );
+        }
       }
-      console.log(`${rounds} BE inferences, ${preemptions} preemptions, all bit-identical`);
-      assert.ok(preemptions >= 1000, `only ${preemptions} preemptions in ${rounds} rounds`);
+      console.log(`${inferences} BE inferences, ${preemptions} preemptions, all bit-identical`);
+      assert.ok(
+        preemptions >= 1000,
+        `only ${preemptions} preemptions in ${inferences} BE inferences`,
+      );
     });
   },
 );

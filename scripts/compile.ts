@@ -1,6 +1,6 @@
 /**
- * `deno task compile`: writes `dist/reef`, one executable with the FFI library, the runtime and
- * model kernels, the kernel headers (for `reef compile`) and the model packages embedded.
+ * `deno task compile`: writes `dist/reef`, one executable with the FFI library, the runtime kernels,
+ * the kernel headers (for `reef compile`), the evaluation's scripts and the model packages embedded.
  *
  * `deno compile` writes the program into `denort`, a runtime binary it downloads for the exact Deno
  * version. On an air-gapped machine, set `DENORT_BIN` to a `denort` of that version brought from a
@@ -37,7 +37,24 @@ if (denort !== undefined) {
   }
 }
 
-const includes = [library, "build/", "src/kernels/", "resource/"].filter(exists);
+// Everything the program reads or imports by path at run time: the scheduler's worker and device
+// factories (imported by URL), the gRPC service definition, kernel headers for `reef compile`,
+// the evaluation's workloads, figure scripts and PyTorch scripts, and the model packages.
+const includes = [
+  "build/",
+  "src/scheduler/worker.ts",
+  "src/scheduler/gpu_factory.ts",
+  "src/gpu/sim/factory.ts",
+  "src/server/grpc_predict_v2.proto",
+  "src/kernels/",
+  "evaluation/workloads/",
+  "evaluation/scripts/",
+  "evaluation/lib/",
+  ...[...Deno.readDirSync(`${root}evaluation`)].filter((e) => /^fig\d+$/.test(e.name)).map((e) =>
+    `evaluation/${e.name}/`
+  ),
+  "resource/",
+].filter(exists);
 const args = [
   "compile",
   "--allow-all",

@@ -5,8 +5,6 @@
 // copies each new value into the device-memory flag that BE kernels read; the host signals with a
 // plain store (about 1.5 µs one way) instead of a stream operation (7 µs median, 30 µs p99). It
 // acknowledges each value, so the host can tell the flag has landed, and exits when `quit` is set.
-//
-// reef_stamp: writes the GPU's global timer (ns) to a slot, to time events on the GPU's clock.
 #include <cstdint>
 
 __device__ __forceinline__ unsigned long long global_ns() {
@@ -51,6 +49,3 @@ extern "C" __global__ void reef_watcher(WatcherControl* control, int* flag) {
   }
 }
 
-extern "C" __global__ void reef_stamp(unsigned long long* slot) {
-  if (threadIdx.x == 0) *slot = global_ns();
-}

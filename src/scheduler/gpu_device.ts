@@ -20,7 +20,6 @@ import {
   Device,
   type Event,
   type HostBuffer,
-  type Kernel,
   KernelParams,
   type Module,
   type Stream,
@@ -137,7 +136,6 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   #instances: ModelInstance[] = [];
   #greatest: number;
   #least: number;
-  #stamp: Kernel;
   #io: Stream;
   #doorbell: Doorbell;
 
@@ -151,7 +149,6 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     this.#flag.fill(0);
     this.#control = this.device.createStream({ priority: greatest });
     this.#runtime = this.device.loadModule(Deno.readFileSync(runtimeImage));
-    this.#stamp = this.#runtime.kernel("reef_stamp");
     this.#io = this.device.createStream({ priority: least });
     this.#doorbell = options.doorbell ?? "stream";
   }
@@ -174,10 +171,6 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     return running;
   }
 
-  /** The device address of the preempt flag. */
-  get flagAddress(): bigint {
-    return this.#flag.address;
-  }
 
   now(): number {
     return performance.now() * 1000;
@@ -194,12 +187,6 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     return this.#streams.length - 1;
   }
 
-  /** The stream behind an id, for callers that enqueue their own work (timestamps, benchmarks). */
-  stream(id: StreamId): Stream {
-    const state = this.#streams[id];
-    if (!state) throw new RangeError(`No stream ${id}`);
-    return state.stream;
-  }
 
   /** Loads a model package with its weights; `profile` supplies per-kernel times when present. */
   async loadModel(
@@ -329,14 +316,6 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     this.#streams[stream]!.stream.synchronizeSync();
   }
 
-  /** Enqueues a write of the GPU's clock (ns) to `address` on a stream: for latency probes. */
-  stamp(stream: StreamId, address: bigint): void {
-    this.#streams[stream]!.stream.launch(this.#stamp, {
-      grid: 1,
-      block: 32,
-      params: new KernelParams().pointer(address).bytes(),
-    });
-  }
 
   /** Stops the watcher and releases everything. */
   close(): void {

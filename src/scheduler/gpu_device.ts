@@ -171,7 +171,6 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     return running;
   }
 
-
   now(): number {
     return performance.now() * 1000;
   }
@@ -186,7 +185,6 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     });
     return this.#streams.length - 1;
   }
-
 
   /** Loads a model package with its weights; `profile` supplies per-kernel times when present. */
   async loadModel(
@@ -315,7 +313,6 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   synchronize(stream: StreamId): void {
     this.#streams[stream]!.stream.synchronizeSync();
   }
-
 
   /** Stops the watcher and releases everything. */
   close(): void {

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { Mode } from "../scheduler/mode.ts";
 import {
   BE_TASKS_MODEL,
   BE_TASKS_SWEEP,
@@ -28,14 +29,7 @@ import {
 } from "./workload.ts";
 
 /** Scheduler modes (one scheduler, a policy switch; see `src/scheduler/`). */
-export type SchedulerMode =
-  | "rt-only"
-  | "seq"
-  | "stream"
-  | "stream-prio"
-  | "wait"
-  | "reset"
-  | "reef";
+export type SchedulerMode = Mode;
 
 /** A scheduler configuration a run uses, with the label results carry. */
 export interface ModeSpec {

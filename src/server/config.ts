@@ -6,21 +6,14 @@
 
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { type Mode, MODES } from "../scheduler/mode.ts";
 import { describeIssue, formatPath } from "./validation.ts";
 
-/** Scheduler policies (design.md, "Modes"): one scheduler, a policy switch. */
-export const SCHEDULER_MODES = [
-  "rt-only",
-  "seq",
-  "stream",
-  "stream-prio",
-  "wait",
-  "reset",
-  "reef",
-] as const;
+/** Scheduler policies (design.md, "Modes"): the scheduler's own list. */
+export const SCHEDULER_MODES = MODES as readonly [Mode, ...Mode[]];
 
 /** A scheduler policy name. */
-export type SchedulerMode = (typeof SCHEDULER_MODES)[number];
+export type SchedulerMode = Mode;
 
 /** Limits that protect the server from large, slow or too many requests. */
 export interface ServeLimits {

@@ -21,6 +21,7 @@ import {
 import { DKP_PROXY } from "../kernels/emit.ts";
 import {
   type KernelCall,
+  launchDimensions,
   type ModelPackage,
   type PackagePaths,
   storageBytes,
@@ -168,14 +169,7 @@ export class LoadedModel implements Disposable {
           };
           byName.set(call.name, pair);
         }
-        const [gx, gy, gz, bx, by, bz] = call.launch_params as [
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-        ];
+        const { grid, block } = launchDimensions(call);
         const sharedMemory = pkg.shared_memory[call.name]!;
         // Opt in whenever the kernel uses dynamic shared memory: static shared memory (the BE
         // build's flag slots) counts against the same 48 KB default limit.
@@ -185,14 +179,14 @@ export class LoadedModel implements Disposable {
         }
         return {
           call,
-          grid: [gx, gy, gz],
-          block: [bx, by, bz],
-          blocks: gx * gy * gz,
+          grid,
+          block,
+          blocks: grid[0] * grid[1] * grid[2],
           sharedMemory,
           raw: pair.raw,
           be: pair.be,
           dkpBody: bodies.get(call.name),
-          blocksPerSm: pair.raw.occupancy(bx * by * bz, sharedMemory),
+          blocksPerSm: pair.raw.occupancy(block[0] * block[1] * block[2], sharedMemory),
         };
       });
       const model = new LoadedModel(device, paths.name, pkg, modules, kernels, proxy);

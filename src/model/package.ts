@@ -214,6 +214,21 @@ export function parseProfile(text: string, file: string): ModelProfile {
   return parseWith(profileSchema, text, file);
 }
 
+/** A kernel call's grid and block, from its `launch_params` (the schema checks there are six). */
+export function launchDimensions(
+  call: KernelCall,
+): { grid: [number, number, number]; block: [number, number, number] } {
+  const [gx, gy, gz, bx, by, bz] = call.launch_params as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { grid: [gx, gy, gz], block: [bx, by, bz] };
+}
+
 /** Size in bytes of a storage entry. */
 export function storageBytes(entry: StorageEntry): number {
   return entry.size * STORAGE_TYPES[entry.stype];

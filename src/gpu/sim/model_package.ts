@@ -11,6 +11,7 @@
  */
 
 import {
+  launchDimensions,
   type ModelPackage,
   type ModelProfile,
   packagePaths,
@@ -82,18 +83,11 @@ export function toSimPackage(
         `Cannot load model "${name}" on the simulated device: field "kernel_latency" of "${profileFile}" has no entry for kernel "${kernel.name}" (kernels[${i}])`,
       );
     }
-    const [gx, gy, gz, bx, by, bz] = kernel.launch_params as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const { grid, block } = launchDimensions(kernel);
     return {
       name: kernel.name,
-      grid: [gx, gy, gz],
-      block: [bx, by, bz],
+      grid,
+      block,
       sharedMemory: pkg.shared_memory[kernel.name] ?? 0,
       timeUs: time.total_latency,
       blocksPerSm: profile.blocks_per_sm?.[kernel.name],

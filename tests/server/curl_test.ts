@@ -1,37 +1,5 @@
 import assert from "node:assert/strict";
-import { startTestServer } from "./helpers.ts";
-
-/** Runs curl and returns the HTTP status, the response headers and the body. */
-async function curl(
-  args: string[],
-): Promise<{ status: number; headers: string; body: Uint8Array }> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const output = await new Deno.Command("curl", {
-      args: [
-        "--silent",
-        "--show-error",
-        "--dump-header",
-        `${dir}/headers`,
-        "--output",
-        `${dir}/body`,
-        "--write-out",
-        "%{http_code}",
-        ...args,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    return {
-      status: Number(new TextDecoder().decode(output.stdout)),
-      headers: await Deno.readTextFile(`${dir}/headers`),
-      body: await Deno.readFile(`${dir}/body`),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { curl, startTestServer } from "./helpers.ts";
 
 async function curlJson(args: string[]) {
   const { status, body } = await curl(args);

@@ -4,6 +4,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import type { Tensor } from "../../src/server/backend.ts";
 import { ReefClient } from "../../src/server/client.ts";
 import { resolveServeConfig, type ServeConfigInput } from "../../src/server/config.ts";
@@ -108,5 +109,37 @@ export async function waitFor(
   while (!condition()) {
     if (performance.now() > end) throw new Error(`Timed out waiting for ${what}`);
     await delay(5);
+  }
+}
+
+/** Runs curl and returns the HTTP status, the response headers and the body. */
+export async function curl(
+  args: string[],
+): Promise<{ status: number; headers: string; body: Uint8Array }> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const output = await new Deno.Command("curl", {
+      args: [
+        "--silent",
+        "--show-error",
+        "--dump-header",
+        `${dir}/headers`,
+        "--output",
+        `${dir}/body`,
+        "--write-out",
+        "%{http_code}",
+        ...args,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    return {
+      status: Number(new TextDecoder().decode(output.stdout)),
+      headers: await Deno.readTextFile(`${dir}/headers`),
+      body: await Deno.readFile(`${dir}/body`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 }

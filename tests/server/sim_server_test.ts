@@ -7,7 +7,7 @@ import { ReefClient, ReefClientError } from "../../src/server/client.ts";
 import { GrpcStatus } from "../../src/server/errors.ts";
 import { SIM_PLATFORM } from "../../src/server/scheduler_backend.ts";
 import { unpackElements } from "../../src/server/tensor.ts";
-import { delay, errorOf, fetchJson } from "./helpers.ts";
+import { curl, delay, errorOf, fetchJson } from "./helpers.ts";
 import {
   cnn3Inputs,
   digestOf,
@@ -120,39 +120,10 @@ Deno.test("every endpoint answers over HTTP and gRPC on the simulated device", a
   );
 });
 
-/** Runs curl and returns the HTTP status, the response headers and the body. */
-async function curl(args: string[]): Promise<{ status: number; headers: string; body: string }> {
-  const dir = await Deno.makeTempDir();
-  try {
-    const output = await new Deno.Command("curl", {
-      args: [
-        "--silent",
-        "--show-error",
-        "--dump-header",
-        `${dir}/headers`,
-        "--output",
-        `${dir}/body`,
-        "--write-out",
-        "%{http_code}",
-        ...args,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    return {
-      status: Number(new TextDecoder().decode(output.stdout)),
-      headers: await Deno.readTextFile(`${dir}/headers`),
-      body: await Deno.readTextFile(`${dir}/body`),
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function curlJson(args: string[]): Promise<{ status: number; json: unknown }> {
   const { status, body } = await curl(args);
-  return { status, json: body === "" ? undefined : JSON.parse(body) };
+  const text = new TextDecoder().decode(body);
+  return { status, json: text === "" ? undefined : JSON.parse(text) };
 }
 
 Deno.test("curl reaches every REST endpoint on the simulated device", async () => {
@@ -218,7 +189,11 @@ Deno.test("curl reaches every REST endpoint on the simulated device", async () =
   const metrics = await curl([`${u}/metrics`]);
   assert.equal(metrics.status, 200);
   assert.match(metrics.headers, /content-type: text\/plain; version=0\.0\.4/i);
-  assert.ok(metricSum(metrics.body, "reef_inference_requests_total", { model: "wide6" }) >= 1);
+  assert.ok(
+    metricSum(new TextDecoder().decode(metrics.body), "reef_inference_requests_total", {
+      model: "wide6",
+    }) >= 1,
+  );
 });
 
 Deno.test("real-time requests preempt best-effort ones, and the metrics show it", async () => {

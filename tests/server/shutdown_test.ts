@@ -7,35 +7,73 @@ const FIXTURE = new URL("./fixtures/serve_fake.ts", import.meta.url).pathname;
 
 const shutDownMessage = /Server shut down before the inference of model "echo" finished/;
 
-function sendMixed(http: ReefClient, grpc: ReefClient) {
-  return [1, 2, 3, 4].map((id) =>
-    (id % 2 === 0 ? grpc : http).infer("echo", echoInputs(id)).then(
-      (reply) => ({ id, ok: true as const, echoed: echoedId(reply.outputs) }),
-      (error: ReefClientError) => ({ id, ok: false as const, error }),
+const GRPC_CLIENT = new URL("./fixtures/grpc_infer.ts", import.meta.url).pathname;
+
+/** One inference's outcome, the same shape whichever process sent it. */
+type Outcome =
+  | { id: number; ok: true; echoed: number }
+  | {
+    id: number;
+    ok: false;
+    clientError: boolean;
+    transport: string | null;
+    status: number | null;
+    message: string;
+  };
+
+/**
+ * Sends requests 1 and 3 over HTTP from here and 2 and 4 over gRPC from a child process (see
+ * fixtures/grpc_infer.ts for why), and resolves to the four outcomes in id order.
+ */
+async function sendMixed(http: ReefClient, grpcAddress: string): Promise<Outcome[]> {
+  const overHttp = [1, 3].map((id) =>
+    http.infer("echo", echoInputs(id)).then(
+      (reply): Outcome => ({ id, ok: true, echoed: echoedId(reply.outputs) }),
+      (error: unknown): Outcome => ({
+        id,
+        ok: false,
+        clientError: error instanceof ReefClientError,
+        transport: error instanceof ReefClientError ? error.transport : null,
+        status: error instanceof ReefClientError ? error.status : null,
+        message: error instanceof Error ? error.message : String(error),
+      }),
     )
   );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-lock", "-A", GRPC_CLIENT, grpcAddress, "2", "4"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output().then((output) => {
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, `the gRPC client process failed: ${stderr}`);
+    return new TextDecoder().decode(output.stdout).trim().split("\n").map((line) =>
+      JSON.parse(line) as Outcome
+    );
+  });
+  const outcomes = [...await Promise.all(overHttp), ...await child];
+  return outcomes.sort((a, b) => a.id - b.id);
 }
 
-function assertShutDownFailure(result: Awaited<ReturnType<typeof sendMixed>[number]>) {
+function assertShutDownFailure(result: Outcome) {
   assert.ok(!result.ok, `request ${result.id} succeeded`);
-  assert.ok(result.error instanceof ReefClientError, String(result.error));
+  assert.ok(result.clientError, result.message);
   assert.equal(
-    result.error.status,
-    result.error.transport === "http" ? 503 : GrpcStatus.UNAVAILABLE,
-    result.error.message,
+    result.status,
+    result.transport === "http" ? 503 : GrpcStatus.UNAVAILABLE,
+    result.message,
   );
-  assert.match(result.error.message, shutDownMessage);
+  assert.match(result.message, shutDownMessage);
 }
 
 Deno.test("shutdown fails inferences still running after the grace period", async () => {
   await using t = await startTestServer({ shutdownGraceMs: 150 });
   t.backend.pause();
-  const pending = sendMixed(t.http, t.grpc);
+  const pending = sendMixed(t.http, t.server.grpcAddress);
   await waitFor(() => t.backend.running === 4, "four inferences in the backend");
   const started = performance.now();
   await t.server.shutdown();
   assert.ok(performance.now() - started >= 140, "shutdown did not wait for the grace period");
-  for (const result of await Promise.all(pending)) assertShutDownFailure(result);
+  for (const result of await pending) assertShutDownFailure(result);
   assert.equal(t.backend.closed, true);
   await assert.rejects(t.http.live(), /failed/);
 });
@@ -43,12 +81,12 @@ Deno.test("shutdown fails inferences still running after the grace period", asyn
 Deno.test("shutdown lets in-flight inferences finish within the grace period", async () => {
   await using t = await startTestServer({ shutdownGraceMs: 5000 });
   t.backend.pause();
-  const pending = sendMixed(t.http, t.grpc);
+  const pending = sendMixed(t.http, t.server.grpcAddress);
   await waitFor(() => t.backend.running === 4, "four inferences in the backend");
   const stopping = t.server.shutdown();
   setTimeout(() => t.backend.resume(), 50);
   await stopping;
-  for (const result of await Promise.all(pending)) {
+  for (const result of await pending) {
     assert.deepEqual(result, { id: result.id, ok: true, echoed: result.id });
   }
   assert.equal(t.backend.closed, true);
@@ -95,17 +133,15 @@ async function waitForInflight(url: string, count: number) {
 Deno.test("SIGTERM drains in-flight requests and the process exits 0", async () => {
   const server = await spawnServer(5000, "resume");
   const http = ReefClient.http(server.addresses.http);
-  const grpc = ReefClient.grpc(server.addresses.grpc);
   try {
-    const pending = sendMixed(http, grpc);
+    const pending = sendMixed(http, server.addresses.grpc);
     await waitForInflight(server.addresses.http, 4);
     server.child.kill("SIGTERM");
-    for (const result of await Promise.all(pending)) {
+    for (const result of await pending) {
       assert.deepEqual(result, { id: result.id, ok: true, echoed: result.id });
     }
   } finally {
     http.close();
-    grpc.close();
   }
   const { code, log } = await server.finished();
   assert.equal(code, 0, log);
@@ -115,17 +151,15 @@ Deno.test("SIGTERM drains in-flight requests and the process exits 0", async () 
 Deno.test("a second signal fails in-flight requests at once and the process exits 0", async () => {
   const server = await spawnServer(60_000, "hold");
   const http = ReefClient.http(server.addresses.http);
-  const grpc = ReefClient.grpc(server.addresses.grpc);
   try {
-    const pending = sendMixed(http, grpc);
+    const pending = sendMixed(http, server.addresses.grpc);
     await waitForInflight(server.addresses.http, 4);
     server.child.kill("SIGTERM");
     await new Promise((resolve) => setTimeout(resolve, 100));
     server.child.kill("SIGINT");
-    for (const result of await Promise.all(pending)) assertShutDownFailure(result);
+    for (const result of await pending) assertShutDownFailure(result);
   } finally {
     http.close();
-    grpc.close();
   }
   const { code, log } = await server.finished();
   assert.equal(code, 0, log);

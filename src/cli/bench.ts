@@ -99,12 +99,22 @@ function formatPlan(plan: BenchPlan, command: string): string {
     `${plan.benchModels.length} synthetic models ${minutes(estimate.build)}); ` +
     "see evaluation/README.md",
     "window_s  estimate_s  run",
-    ...plan.runs.map((run) =>
-      `${String(run.durationS).padStart(8)}  ${
+    ...plan.runs.map((run) => {
+      const samples = run.planned.minSamples;
+      const window = samples === undefined
+        ? `${run.durationS}`
+        : `${run.durationS}-${Math.max(run.durationS, samples.maxDurationS)}`;
+      return `${window.padStart(8)}  ${
         estimateRunSeconds(run).toFixed(1).padStart(10)
-      }  ${run.key}`
-    ),
+      }  ${run.key}`;
+    }),
   ];
+  if (plan.runs.some((run) => run.planned.minSamples !== undefined)) {
+    lines.push(
+      "A window shown as a range runs on until it has its samples (1 000 preemptions, or RT " +
+        "requests where the mode does not preempt); the estimate counts its shortest window.",
+    );
+  }
   return lines.join("\n");
 }
 

@@ -215,6 +215,7 @@ async function makeRun(
     mode: run.planned.mode.label,
     commandLine: options.commandLine,
     durationS: run.durationS,
+    ...(run.planned.minSamples === undefined ? {} : { minSamples: run.planned.minSamples }),
     sweep: run.planned.sweep,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.progress === undefined ? {} : { progress: options.progress }),

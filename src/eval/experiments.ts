@@ -61,6 +61,8 @@ export interface PlannedRun {
   sweep: Record<string, number | string>;
   /** The measured window in quick mode, seconds (the full mode uses the workload's duration). */
   quickDurationS: number;
+  /** Samples the run goes on for past its window (see `RunOptions.minSamples`). */
+  minSamples?: { count: number; maxDurationS: number };
   /**
    * A reference run other runs are compared with (a model run alone, the RT-only baseline of a
    * comparison): kept whatever modes the user selects.
@@ -118,6 +120,13 @@ export const GENERATED_QUICK_S = 5;
 
 /** Quick-mode window of a preemption-sweep point, seconds. */
 export const SWEEP_QUICK_S = 2;
+
+/**
+ * Preemptions (or, in a mode that does not preempt, RT requests) a preemption-sweep point
+ * gathers at least, the window running on up to {@linkcode SWEEP_DURATION_S} (issue 4: p50 and
+ * p99 over at least 1 000 preemptions).
+ */
+export const SWEEP_MIN_SAMPLES = 1000;
 
 /** Window of a standalone run of one synthetic model: full and quick, seconds. */
 export const SOLO_DURATION_S = { full: 2, quick: 0.5 } as const;
@@ -448,7 +457,13 @@ function sweepPoint(
   modes: readonly ModeSpec[],
   sweep: Record<string, number>,
 ): PlannedRun[] {
-  return modes.map((mode) => ({ workload, mode, sweep, quickDurationS: SWEEP_QUICK_S }));
+  return modes.map((mode) => ({
+    workload,
+    mode,
+    sweep,
+    quickDurationS: SWEEP_QUICK_S,
+    minSamples: { count: SWEEP_MIN_SAMPLES, maxDurationS: SWEEP_DURATION_S },
+  }));
 }
 
 /** REEF's `kernel_size` and `queue_size` RT client: the tiny model every 300 to 500 µs. */

@@ -64,6 +64,12 @@ export interface RunOptions {
   seed?: number;
   /** Overrides the workload's duration, seconds (REEF's quick mode). */
   durationS?: number;
+  /**
+   * Keeps closed-loop clients going past the window until the run has this many samples, for
+   * runs whose percentiles need a count: preemptions where the mode preempts, else completed RT
+   * requests. Open-loop schedules keep the window.
+   */
+  minSamples?: { count: number; maxDurationS: number };
   /** Swept parameters, recorded in the result. */
   sweep?: Record<string, number | string>;
   /** Time from planning the schedule to the run's start, µs; defaults to 100 000. */
@@ -202,8 +208,43 @@ export async function runWorkload(
   const t0 = target.nowUs() + (options.leadUs ?? 100_000);
   const records: RequestRecord[] = [];
 
-  // Set when an inference fails, so that closed-loop clients stop submitting.
+  // Set when an inference fails, or when an extended window has its samples, so that
+  // closed-loop clients stop submitting.
   let failed = false;
+  let ended = false;
+
+  // The extended window (options.minSamples), for workloads whose RT clients are all closed-loop
+  // (an open-loop schedule ends with the window). Past the window, once as many RT requests as
+  // samples asked for have completed, it reads the preemption count; each RT request preempts at
+  // most once, so the next read comes after as many more RT requests as preemptions are missing.
+  const minSamples =
+    workload.clients.every((c) => c.priority === "be" || c.arrival.type === "closed_loop")
+      ? options.minSamples
+      : undefined;
+  const maxDurationUs = Math.max(durationUs, (minSamples?.maxDurationS ?? 0) * 1e6);
+  let rtCompleted = 0;
+  let nextCheckAt = minSamples?.count ?? Infinity;
+  let checking = false;
+  let statsError: unknown;
+  const checkSamples = async () => {
+    if (ended || checking || rtCompleted < nextCheckAt || target.nowUs() - t0 < durationUs) {
+      return;
+    }
+    checking = true;
+    try {
+      const preempted = (await target.stats()).preemptLatenciesUs.length -
+        statsBefore.preemptLatenciesUs.length;
+      const missing = minSamples!.count - preempted;
+      // A mode that never preempts counts RT requests.
+      if (preempted === 0 || missing <= 0) ended = true;
+      else nextCheckAt = rtCompleted + missing;
+    } catch (error) {
+      statsError ??= error;
+      ended = true;
+    } finally {
+      checking = false;
+    }
+  };
   const submitOne = async (
     client: WorkloadClient,
     releaseUs: number,
@@ -228,6 +269,10 @@ export async function runWorkload(
       preemptions: t.preemptions,
     };
     records.push(record);
+    if (client.priority === "rt" && minSamples !== undefined) {
+      rtCompleted++;
+      void checkSamples();
+    }
     return record;
   };
 
@@ -264,7 +309,7 @@ export async function runWorkload(
     for (const { client, arrival } of closedLoop) {
       const process = closedLoopArrivals(
         arrival,
-        { durationUs, startUs: startOffsetsUs[client.name] },
+        { durationUs: maxDurationUs, startUs: startOffsetsUs[client.name] },
         deriveSeed(seed, client.name),
       );
       for (const first of process.initialReleases()) {
@@ -272,10 +317,12 @@ export async function runWorkload(
           let record = await submitOne(client, first, t0 + first);
           for (;;) {
             const next = process.next(record.finishedUs);
-            if (next === undefined || failed) return;
-            // A request that is due at once is submitted without a release time, so that its
-            // latency counts from when the target took it in.
-            const due = next > record.finishedUs ? t0 + next : undefined;
+            if (next === undefined || failed || ended) return;
+            // A request already due when the client gets to send it (no think time, or this
+            // thread reacted to the completion late) is submitted without a release time, so
+            // that its latency counts from when the target took it in: the client's own lag is
+            // not the scheduler's latency.
+            const due = t0 + next > target.nowUs() ? t0 + next : undefined;
             record = await submitOne(client, next, due);
           }
         })());
@@ -286,10 +333,26 @@ export async function runWorkload(
     const outcomes = await Promise.allSettled(pending);
     const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
     if (failure !== undefined) throw failure.reason;
+    if (statsError !== undefined) {
+      throw new Error(`Reading the target's statistics failed: ${errorText(statsError)}`, {
+        cause: statsError,
+      });
+    }
   } finally {
     if (timer !== undefined) clearInterval(timer);
   }
-  reporter?.finish(records.length, durationS);
+  // The window actually measured: longer than asked when closed-loop clients ran on for samples.
+  const windowUs = minSamples === undefined ? durationUs : Math.min(
+    maxDurationUs,
+    Math.max(
+      durationUs,
+      records.reduce(
+        (max, r) => Math.max(max, r.releaseUs),
+        0,
+      ),
+    ),
+  );
+  reporter?.finish(records.length, windowUs / 1e6);
 
   const statsAfter = await target.stats();
   const stats: TargetStats = {
@@ -299,7 +362,7 @@ export async function runWorkload(
   };
   records.sort((a, b) => a.submittedUs - b.submittedUs || a.client.localeCompare(b.client));
   const lastFinishUs = records.reduce((max, r) => Math.max(max, r.finishedUs), 0);
-  const wallUs = Math.max(durationUs, lastFinishUs);
+  const wallUs = Math.max(windowUs, lastFinishUs);
   const clients: ClientInfo[] = workload.clients.map((c) => ({
     name: c.name,
     model: c.model,
@@ -313,7 +376,7 @@ export async function runWorkload(
       simulated: target.simulated,
       commandLine: options.commandLine,
       seed,
-      durationS,
+      durationS: windowUs / 1e6,
       startedAt,
       sweep: options.sweep ?? {},
     },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { artifactStaggerOffsetsUs, runWorkload } from "../../src/eval/runner.ts";
+import { artifactStaggerOffsetsUs, type BenchTarget, runWorkload } from "../../src/eval/runner.ts";
 import type { ProgressSink } from "../../src/eval/progress.ts";
 import { defineWorkload, loadBuiltinWorkload } from "../../src/eval/workload.ts";
 import { FakeTarget } from "./fake_target.ts";
@@ -189,4 +189,92 @@ Deno.test("the run reports progress and ends with a final line", async () => {
     lines[lines.length - 1],
     `mixed reset: 100% (1.0/1.0 s, ${result.requests.length} requests done)\n`,
   );
+});
+
+function closedLoopRtWorkload() {
+  return defineWorkload({
+    name: "closed-rt",
+    duration_s: 0.1,
+    clients: [
+      {
+        name: "rt-vgg19",
+        model: "vgg19",
+        priority: "rt",
+        arrival: { type: "closed_loop", think_time_ms: { min: 3, max: 3 } },
+      },
+      {
+        name: "be-resnet152",
+        model: "resnet152",
+        priority: "be",
+        arrival: { type: "closed_loop" },
+      },
+    ],
+  }, "closed-rt");
+}
+
+Deno.test("a run with minSamples goes on past its window until it has that many preemptions", async () => {
+  const target = new FakeTarget({ serviceUs: SERVICE_US });
+  // 5 ms per RT cycle: 20 RT requests (and preemptions) in the 0.1-s window, 60 asked for.
+  const result = await runWorkload(closedLoopRtWorkload(), target, {
+    ...OPTIONS,
+    minSamples: { count: 60, maxDurationS: 10 },
+  });
+  const preemptions = result.stats.preemptLatenciesUs.length;
+  assert.ok(preemptions >= 60 && preemptions <= 62, `${preemptions} preemptions`);
+  assert.ok(
+    result.label.durationS > 0.25 && result.label.durationS < 0.35,
+    `${result.label.durationS} s`,
+  );
+
+  // Capped by maxDurationS, and without minSamples the window is the workload's.
+  const capped = await runWorkload(
+    closedLoopRtWorkload(),
+    new FakeTarget({ serviceUs: SERVICE_US }),
+    {
+      ...OPTIONS,
+      minSamples: { count: 10_000, maxDurationS: 0.2 },
+    },
+  );
+  assert.ok(capped.stats.preemptLatenciesUs.length <= 41);
+  assert.ok(capped.label.durationS <= 0.2);
+  const plain = await runWorkload(
+    closedLoopRtWorkload(),
+    new FakeTarget({ serviceUs: SERVICE_US }),
+    OPTIONS,
+  );
+  assert.ok(plain.stats.preemptLatenciesUs.length <= 21);
+  assert.equal(plain.label.durationS, 0.1);
+});
+
+Deno.test("a closed-loop request already due when the client sends it counts from its handover", async () => {
+  const workload = defineWorkload({
+    name: "late",
+    duration_s: 0.05,
+    clients: [{
+      name: "rt",
+      model: "vgg19",
+      priority: "rt",
+      arrival: { type: "closed_loop", think_time_ms: { min: 1, max: 1 } },
+    }],
+  }, "late");
+  for (const lagUs of [0, 1500]) {
+    const fake = new FakeTarget({ serviceUs: SERVICE_US });
+    // The client reads the clock 1.5 ms late, as a busy thread would, so that its next request
+    // (1 ms after the last one finished) is already due.
+    const target: BenchTarget = {
+      simulated: true,
+      deviceName: fake.deviceName,
+      loadModel: (name) => fake.loadModel(name),
+      submit: (...args) => fake.submit(...args),
+      nowUs: () => fake.nowUs() + lagUs,
+      stats: () => fake.stats(),
+    };
+    await runWorkload(workload, target, OPTIONS);
+    const measured = fake.submissions.slice(2);
+    assert.ok(measured.length > 10);
+    assert.ok(
+      measured.every((s) => (s.releaseAtUs === undefined) === (lagUs > 0)),
+      `lag ${lagUs} µs: ${JSON.stringify(measured.slice(0, 2))}`,
+    );
+  }
 });

@@ -100,7 +100,7 @@ function formatPlan(plan: BenchPlan, command: string): string {
     "see evaluation/README.md",
     "window_s  estimate_s  run",
     ...plan.runs.map((run) => {
-      const samples = run.planned.minSamples;
+      const samples = run.minSamples;
       const window = samples === undefined
         ? `${run.durationS}`
         : `${run.durationS}-${Math.max(run.durationS, samples.maxDurationS)}`;
@@ -109,7 +109,7 @@ function formatPlan(plan: BenchPlan, command: string): string {
       }  ${run.key}`;
     }),
   ];
-  if (plan.runs.some((run) => run.planned.minSamples !== undefined)) {
+  if (plan.runs.some((run) => run.minSamples !== undefined)) {
     lines.push(
       "A window shown as a range runs on until it has its samples (1 000 preemptions, or RT " +
         "requests where the mode does not preempt); the estimate counts its shortest window.",
@@ -204,6 +204,7 @@ async function runSuite(
     commandLine: command,
     ...(seed === undefined ? {} : { seed }),
     ...(doorbell === undefined ? {} : { doorbell }),
+    resume: values.resume === true,
     log: (line) => console.error(line),
   }).catch(async (error) => {
     // The demo's temporary folder is still empty when a session cannot start.
@@ -259,6 +260,7 @@ Evaluation options:
   --doorbell <d>     GPU: how the preempt flag is set, stream (default) or watcher
   --seed <n>         Seed of the random arrivals (default: each workload's)
   --plan             Print the runs and the estimated duration, run nothing
+  --resume           Reuse the runs already in <out>/runs/ (an interrupted session's)
   --out <dir>        Default: evaluation/results/<gpu>/, or evaluation/results/sim/
 
 Options of ffi and models:
@@ -287,6 +289,7 @@ Options of ffi and models:
       doorbell: { type: "string" },
       seed: { type: "string" },
       plan: { type: "boolean" },
+      resume: { type: "boolean" },
     }, true);
     const [target] = positionals;
     const command = `reef bench ${args.join(" ")}`;

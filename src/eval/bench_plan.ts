@@ -36,6 +36,8 @@ export interface SessionRun {
   groups: RunGroup[];
   /** The measured window, seconds. */
   durationS: number;
+  /** Samples the run goes on for past its window; none when `--duration` fixes the window. */
+  minSamples?: { count: number; maxDurationS: number };
 }
 
 /** The expansion of a target. */
@@ -54,7 +56,7 @@ export interface BenchPlan {
 export interface BenchPlanOptions {
   /** Quick-mode windows (each run's `quickDurationS`) instead of the workloads' durations. */
   quick: boolean;
-  /** One window for every run, seconds; overrides both modes. */
+  /** One window for every run, seconds; overrides both modes, and runs never go past it. */
   durationS?: number;
   /** Keep only runs of these modes or mode labels (baseline runs are always kept). */
   modes?: readonly string[];
@@ -158,7 +160,14 @@ export async function planBench(target: string, options: BenchPlanOptions): Prom
       }
       const durationS = options.durationS ??
         (options.quick ? run.quickDurationS : run.workload.duration_s);
-      runs.set(key, { key, planned: run, groups: [group], durationS });
+      const minSamples = options.durationS === undefined ? run.minSamples : undefined;
+      runs.set(key, {
+        key,
+        planned: run,
+        groups: [group],
+        durationS,
+        ...(minSamples === undefined ? {} : { minSamples }),
+      });
     }
   }
   const reports = (Object.keys(REPORT_GROUPS) as ReportKind[]).filter((kind) =>

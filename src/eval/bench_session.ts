@@ -42,7 +42,7 @@ import {
   rtLatencyReport,
   writeReport,
 } from "./reports.ts";
-import { type RunResult, simulatedCsvComment, writeRunFiles } from "./results.ts";
+import { readRunFile, type RunResult, simulatedCsvComment, writeRunFiles } from "./results.ts";
 import { runWorkload } from "./runner.ts";
 import { SchedulerTarget } from "./scheduler_target.ts";
 import { packagePaths, readPackage, readProfile } from "../model/package.ts";
@@ -68,6 +68,11 @@ export interface BenchSessionOptions {
   commandLine: string;
   /** Seed of the random arrivals; defaults to each workload's. */
   seed?: number;
+  /**
+   * Reuses the runs whose result files are already in `<outDir>/runs/` (from an interrupted
+   * session of the same plan on the same kind of device) instead of running them again.
+   */
+  resume?: boolean;
   /** GPU only: how the preempt flag is set; defaults to the device's (a control stream). */
   doorbell?: "stream" | "watcher";
   /** Messages about the session (one line each), for stderr. */
@@ -159,6 +164,10 @@ async function prepareModelRoot(
   return root;
 }
 
+function exists(path: string): Promise<boolean> {
+  return Deno.stat(path).then(() => true, () => false);
+}
+
 /**
  * Checks that every model of the plan has a package under `root` (and, on the simulated device, a
  * profile), so that a session with a missing model fails at once with one message. A zoo model
@@ -173,7 +182,6 @@ async function checkModels(
   log: (line: string) => void,
 ): Promise<void> {
   const models = new Set(plan.runs.flatMap((r) => r.planned.workload.clients.map((c) => c.model)));
-  const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
   const missing: string[] = [];
   for (const model of models) {
     const paths = packagePaths(model, root);
@@ -215,12 +223,34 @@ async function makeRun(
     mode: run.planned.mode.label,
     commandLine: options.commandLine,
     durationS: run.durationS,
-    ...(run.planned.minSamples === undefined ? {} : { minSamples: run.planned.minSamples }),
+    ...(run.minSamples === undefined ? {} : { minSamples: run.minSamples }),
     sweep: run.planned.sweep,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     ...(options.progress === undefined ? {} : { progress: options.progress }),
   });
   await writeRunFiles(result, join(options.outDir, "runs"), run.key);
+  return result;
+}
+
+/**
+ * The result of a run from an earlier session in the output folder, for `resume`; undefined when
+ * there is none.
+ * @throws {Error} if the file cannot be read, or holds a run of the other kind of device.
+ */
+async function earlierRun(
+  run: SessionRun,
+  options: BenchSessionOptions,
+): Promise<RunResult | undefined> {
+  const path = join(options.outDir, "runs", `${run.key}.json`);
+  if (!await exists(path)) return undefined;
+  const result = await readRunFile(path);
+  if (result.label.simulated !== (options.device === "sim")) {
+    throw new Error(
+      `Cannot resume from "${path}": it holds a run on ${result.label.device}, not on the ` +
+        `${options.device === "sim" ? "simulated device" : "GPU"}`,
+    );
+  }
+  options.log(`reef: reusing ${path} (${result.label.startedAt})`);
   return result;
 }
 
@@ -363,7 +393,8 @@ async function runPlan(
       };
     const start = performance.now();
     try {
-      const result = await makeRun(run, spec, options);
+      const result = (options.resume ? await earlierRun(run, options) : undefined) ??
+        await makeRun(run, spec, options);
       device = result.label.device;
       outcomes.push({ key: run.key, result, wallS: (performance.now() - start) / 1e3 });
     } catch (error) {

@@ -59,6 +59,24 @@ Deno.test("reef bench A runs every mode on the simulated device, labelled simula
   });
 });
 
+Deno.test("reef bench --resume reuses the runs an earlier session left in <out>/runs", async () => {
+  await withTempDir(async (out) => {
+    const args = ["bench", "A", "--device", "sim", "--model-dir", MODELS, "--duration", "0.1"];
+    const first = await reef([...args, "--mode", "reset", "--out", out]);
+    assert.equal(first.code, 0, first.stderr);
+    const before = await readJson(join(out, "runs", "A-reset.json"));
+    // The second session adds a mode: the earlier run is read back, the new one is made.
+    const second = await reef([...args, "--mode", "reset,wait", "--resume", "--out", out]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /reef: reusing .*A-reset\.json/);
+    assert.doesNotMatch(second.stderr, /reusing .*A-wait\.json/);
+    const after = await readJson(join(out, "runs", "A-reset.json"));
+    assert.equal(after.label.startedAt, before.label.startedAt);
+    const disb = await readJson(join(out, "disb.json"));
+    assert.deepEqual(disb.rows.map((r: { mode: string }) => r.mode), ["wait", "reset"]);
+  });
+});
+
 Deno.test("reef bench 14a runs its preemption sweep on synthetic models and draws the figure", async () => {
   await withTempDir(async (out) => {
     const { code, stderr } = await reef([

@@ -14,3 +14,20 @@ step() { # step <name> <seconds> <command...>
     | tail -n "${TAIL:-12}"
   echo "=== $name rc=${PIPESTATUS[0]} in $((SECONDS - t0))s" | tee -a "$OUT/steps.log"
 }
+
+# prepare: builds the FFI library and runtime kernels, and unpacks model packages compiled on the
+# development machine when the device call carried them (.device/resource.tar.xz, made by
+# `tar -cJf .device/resource.tar.xz resource`), which saves compiling them on the GPU host;
+# without it, `reef bench` compiles each zoo model on first use.
+prepare() {
+  step build 120 deno task build
+  if [ -f .device/resource.tar.xz ]; then step unpack-models 60 tar -xJf .device/resource.tar.xz; fi
+}
+
+# pack <results dir>: brings back the summaries and figure data ($OUT/results.tar) and the
+# per-run files, compressed ($OUT/runs.tar.xz), which `reef bench --resume` reads.
+pack() {
+  tar -cf "$OUT/results.tar" -C "$1" --exclude=./runs .
+  if [ -d "$1/runs" ]; then tar -cJf "$OUT/runs.tar.xz" -C "$1" runs; fi
+  ls -la "$OUT"
+}

@@ -15,7 +15,7 @@ import {
   UnknownTargetError,
   WORKLOAD_GROUP,
 } from "../eval/bench_plan.ts";
-import { type BenchDeviceKind, runBenchSession } from "../eval/bench_session.ts";
+import { type BenchDeviceKind, runBenchSession, storedRunsDevice } from "../eval/bench_session.ts";
 import { MODE_SPECS } from "../eval/experiments.ts";
 import { runFfiBench } from "../eval/ffi_bench.ts";
 import { runModelsBench } from "../eval/models_bench.ts";
@@ -167,9 +167,16 @@ async function runSuite(
   let gpuName = "";
   if (device !== "sim") {
     const gpu = probeGpu();
+    const stored = values.resume === true && values.out !== undefined
+      ? await storedRunsDevice(plan, option("out")!)
+      : undefined;
     if ("name" in gpu) {
       kind = "gpu";
       gpuName = gpu.name;
+    } else if (stored !== undefined && !stored.simulated) {
+      // Every run is stored: the session only redraws figures and rewrites summaries.
+      kind = "gpu";
+      gpuName = stored.device;
     } else if (demo && device === undefined) {
       // Without --device, the demo falls back to the simulated device; nothing else does.
       console.log(`reef demo: no GPU here (${gpu.reason})`);
@@ -260,7 +267,8 @@ Evaluation options:
   --doorbell <d>     GPU: how the preempt flag is set, stream (default) or watcher
   --seed <n>         Seed of the random arrivals (default: each workload's)
   --plan             Print the runs and the estimated duration, run nothing
-  --resume           Reuse the runs already in <out>/runs/ (an interrupted session's)
+  --resume           Reuse the runs already in <out>/runs/ (an interrupted session's); with
+                     every run stored there, redraws the figures on a machine without a GPU
   --out <dir>        Default: evaluation/results/<gpu>/, or evaluation/results/sim/
 
 Options of ffi and models:

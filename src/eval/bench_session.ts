@@ -351,11 +351,43 @@ async function drawFigure(
   return { id, files: [data, rendered.pdf, rendered.png] };
 }
 
+/**
+ * The device of the plan's runs when every run's result is stored under `<outDir>/runs/` (so that
+ * `resume` runs nothing and needs no device); undefined when one is missing or unreadable.
+ */
+export async function storedRunsDevice(
+  plan: BenchPlan,
+  outDir: string,
+): Promise<{ device: string; simulated: boolean } | undefined> {
+  let device: { device: string; simulated: boolean } | undefined;
+  for (const run of plan.runs) {
+    let label: { simulated?: unknown; device?: unknown };
+    try {
+      const text = await Deno.readTextFile(join(outDir, "runs", `${run.key}.json`));
+      label = JSON.parse(text).label ?? {};
+    } catch {
+      return undefined;
+    }
+    if (typeof label.simulated !== "boolean" || typeof label.device !== "string") return undefined;
+    device ??= { device: label.device, simulated: label.simulated };
+  }
+  return device;
+}
+
 /** Runs a plan; see the module documentation. */
 export async function runBenchSession(options: BenchSessionOptions): Promise<BenchSessionResult> {
   const { plan, log } = options;
   const startedAt = new Date().toISOString();
   const sessionStart = performance.now();
+  // With every run stored, nothing runs: no model is needed.
+  if (options.resume && await storedRunsDevice(plan, options.outDir) !== undefined) {
+    await Deno.mkdir(options.outDir, { recursive: true });
+    return await runPlan(options, resolve(options.modelDir), {
+      startedAt,
+      sessionStart,
+      buildS: 0,
+    });
+  }
   const workRoot = plan.benchModels.length > 0
     ? await prepareModelRoot(plan.benchModels, options.device, options.modelDir, log)
     : undefined;

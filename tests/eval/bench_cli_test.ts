@@ -74,6 +74,23 @@ Deno.test("reef bench --resume reuses the runs an earlier session left in <out>/
     assert.equal(after.label.startedAt, before.label.startedAt);
     const disb = await readJson(join(out, "disb.json"));
     assert.deepEqual(disb.rows.map((r: { mode: string }) => r.mode), ["wait", "reset"]);
+
+    // Runs stored from a GPU host: a machine without a GPU rewrites the summaries from them.
+    const gpuOut = join(out, "from-gpu");
+    await Deno.mkdir(join(gpuOut, "runs"), { recursive: true });
+    for (const mode of ["wait", "reset"]) {
+      const run = await readJson(join(out, "runs", `A-${mode}.json`));
+      run.label = { ...run.label, simulated: false, device: "NVIDIA H100 80GB HBM3" };
+      await Deno.writeTextFile(join(gpuOut, "runs", `A-${mode}.json`), JSON.stringify(run));
+    }
+    const redraw = await reef([
+      ...["bench", "A", "--model-dir", MODELS, "--duration", "0.1", "--mode", "reset,wait"],
+      ...["--resume", "--out", gpuOut],
+    ]);
+    assert.equal(redraw.code, 0, redraw.stderr);
+    const fromGpu = await readJson(join(gpuOut, "disb.json"));
+    assert.equal(fromGpu.device, "NVIDIA H100 80GB HBM3");
+    assert.equal(fromGpu.simulated, false);
   });
 });
 

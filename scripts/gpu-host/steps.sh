@@ -4,6 +4,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/reef-out}
 mkdir -p "$OUT"
+call_start=$(mktemp)
 export DENO_NO_UPDATE_CHECK=1
 step() { # step <name> <seconds> <command...>
   local name=$1 secs=$2
@@ -24,10 +25,15 @@ prepare() {
   if [ -f .device/resource.tar.xz ]; then step unpack-models 60 tar -xJf .device/resource.tar.xz; fi
 }
 
-# pack <results dir>: brings back the summaries and figure data ($OUT/results.tar) and the
-# per-run files, compressed ($OUT/runs.tar.xz), which `reef bench --resume` reads.
+# pack <results dir>: brings back what this call wrote there: the summaries and figure data
+# ($OUT/results.tar) and the per-run JSON files, compressed ($OUT/runs.tar.xz), which
+# `reef bench --resume` reads.
 pack() {
-  tar -cf "$OUT/results.tar" -C "$1" --exclude=./runs .
-  if [ -d "$1/runs" ]; then tar -cJf "$OUT/runs.tar.xz" -C "$1" runs; fi
+  (cd "$1" && find . -path ./runs -prune -o -type f -newer "$call_start" -print) \
+    | tar -cf "$OUT/results.tar" -C "$1" -T -
+  if [ -d "$1/runs" ]; then
+    (cd "$1" && find runs -name '*.json' -newer "$call_start") | tar -cf - -C "$1" -T - \
+      | xz -T0 >"$OUT/runs.tar.xz"
+  fi
   ls -la "$OUT"
 }

@@ -138,6 +138,8 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   #least: number;
   #io: Stream;
   #doorbell: Doorbell;
+  /** Pinned staging buffers of the instances' inputs, by `<instance>/<storage>`. */
+  #staging = new Map<string, HostBuffer>();
 
   constructor(options: GpuExecDeviceOptions = {}) {
     this.device = Device.open(options.ordinal ?? 0);
@@ -301,9 +303,32 @@ export class GpuExecDevice implements ExecDevice, Disposable {
 
   upload(stream: StreamId, instance: InstanceId, storage: string, data: Uint8Array): void {
     const target = this.instance(instance);
-    const bytes = new Uint8Array(data.byteLength);
-    bytes.set(data);
-    this.#streams[stream]!.stream.copyToDevice(target.address(storage), bytes);
+    const staging = this.#stagingBuffer(instance, storage, data.byteLength).bytes;
+    staging.set(data);
+    this.#streams[stream]!.stream.copyToDevice(target.address(storage), staging);
+  }
+
+  /**
+   * The pinned buffer an input of an instance is staged in, allocated on first use. Pinned, so the
+   * copy is a DMA that returns at once (from pageable memory the driver copies it first, which cost
+   * 0.2-0.4 ms per ResNet input on the H100, on the RT path). Reusing it is safe: an instance
+   * runs one task at a time, and the next one starts only after the last has completed.
+   */
+  #stagingBuffer(instance: InstanceId, storage: string, size: number): HostBuffer {
+    const key = `${instance}/${storage}`;
+    let buffer = this.#staging.get(key);
+    if (buffer === undefined || buffer.bytes.byteLength !== size) {
+      buffer?.close();
+      // Allocating pinned memory may wait for the GPU to idle: see the module notes.
+      const running = this.#pauseWatcher();
+      try {
+        buffer = this.device.allocHost(size);
+      } finally {
+        if (running) this.startWatcher();
+      }
+      this.#staging.set(key, buffer);
+    }
+    return buffer;
   }
 
   download(instance: InstanceId, storage: string): Uint8Array {
@@ -317,6 +342,8 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   /** Stops the watcher and releases everything. */
   close(): void {
     this.#pauseWatcher();
+    for (const buffer of this.#staging.values()) buffer.close();
+    this.#staging.clear();
     for (const { loaded } of this.#models) loaded.close();
     this.#models = [];
     this.device.close();

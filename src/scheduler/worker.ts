@@ -81,6 +81,9 @@ class WorkerState {
   }
 }
 
+/** How long before a task's release an idle loop stops waiting and spins, ms. */
+const RELEASE_WAKE_MARGIN_MS = 0.25;
+
 let state: WorkerState | undefined;
 
 scope.onmessage = (event) => {
@@ -199,8 +202,12 @@ async function loop(s: WorkerState): Promise<void> {
     const now = handle.device.now();
     if (Number.isNaN(idleSinceUs)) idleSinceUs = now;
     if (now - idleSinceUs < s.idle.idleSpinUs) continue;
+    // A timed wait can wake a tenth of a millisecond late: it ends early enough before the next
+    // release for the loop to spin up to it.
     const release = policy.nextReleaseUs();
-    const untilReleaseMs = release === undefined ? Infinity : (release - now) / 1000;
+    const untilReleaseMs = release === undefined
+      ? Infinity
+      : (release - now) / 1000 - RELEASE_WAKE_MARGIN_MS;
     const timeout = Math.min(s.idle.idleWaitMs, untilReleaseMs);
     if (timeout > 0) Atomics.wait(control, Control.doorbell, bell, timeout);
   }

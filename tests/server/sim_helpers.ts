@@ -154,7 +154,7 @@ export interface ServeProcess extends AsyncDisposable {
 /** Starts `reef serve <args> --port 0 --grpc-port 0` and waits for its addresses. */
 export async function spawnServe(args: string[]): Promise<ServeProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-lock", "-A", cli, "serve", ...args, "--port", "0", "--grpc-port", "0"],
+    args: ["run", "--frozen", "-A", cli, "serve", ...args, "--port", "0", "--grpc-port", "0"],
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -15,7 +15,7 @@ export interface CliResult {
 /** Runs `reef <args>` with extra environment variables. */
 export async function reef(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-lock", "-A", cli, ...args],
+    args: ["run", "--frozen", "-A", cli, ...args],
     env,
     stdin: "null",
   }).output();

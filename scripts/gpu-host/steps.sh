@@ -26,14 +26,14 @@ prepare() {
 }
 
 # pack <results dir>: brings back what this call wrote there: the summaries and figure data
-# ($OUT/results.tar) and the per-run JSON files, compressed ($OUT/runs.tar.xz), which
+# ($OUT/results-<script>.tar) and the per-run JSON files, compressed ($OUT/runs-<script>.tar.xz), which
 # `reef bench --resume` reads.
 pack() {
   (cd "$1" && find . -path ./runs -prune -o -type f -newer "$call_start" -print) \
-    | tar -cf "$OUT/results.tar" -C "$1" -T -
+    | tar -cf "$OUT/results-$(basename "$0" .sh).tar" -C "$1" -T -
   if [ -d "$1/runs" ]; then
     (cd "$1" && find runs -name '*.json' -newer "$call_start") | tar -cf - -C "$1" -T - \
-      | xz -T0 >"$OUT/runs.tar.xz"
+      | xz -T0 >"$OUT/runs-$(basename "$0" .sh).tar.xz"
   fi
   ls -la "$OUT"
 }

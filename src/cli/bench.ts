@@ -177,6 +177,9 @@ async function runSuite(
       // Every run is stored: the session only redraws figures and rewrites summaries.
       kind = "gpu";
       gpuName = stored.device;
+    } else if (plan.runs.length === 0 && values.out !== undefined) {
+      // Figures drawn from files measured earlier (14b from profiles, 16a from models.json).
+      kind = "gpu";
     } else if (demo && device === undefined) {
       // Without --device, the demo falls back to the simulated device; nothing else does.
       console.log(`reef demo: no GPU here (${gpu.reason})`);

@@ -94,6 +94,16 @@ Deno.test("reef bench --resume reuses the runs an earlier session left in <out>/
   });
 });
 
+Deno.test("reef bench 14b, drawn from the models' profiles, needs no device", async () => {
+  await withTempDir(async (out) => {
+    const { code, stderr } = await reef(["bench", "14b", "--model-dir", MODELS, "--out", out]);
+    assert.equal(code, 0, stderr);
+    const csv = await Deno.readTextFile(join(out, "fig14", "fig14b.csv"));
+    assert.match(csv.split("\n")[0]!, /^Model,/);
+    assert.ok(csv.split("\n").length > 3, csv);
+  });
+});
+
 Deno.test("reef bench 14a runs its preemption sweep on synthetic models and draws the figure", async () => {
   await withTempDir(async (out) => {
     const { code, stderr } = await reef([

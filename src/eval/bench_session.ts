@@ -90,6 +90,8 @@ export interface SessionRunOutcome {
   error?: string;
   /** Wall time of the run, model loads and scheduler start included, seconds. */
   wallS: number;
+  /** True when the result was read back from an earlier session (`resume`). */
+  reused?: boolean;
 }
 
 /** What happened to one figure. */
@@ -110,8 +112,11 @@ export interface BenchSessionResult {
   figures: FigureOutcome[];
   /** Summary files written. */
   reports: string[];
-  /** The timings file. */
-  timings: string;
+  /**
+   * The timings file; none when no run was made (every one reused, or none planned), so that a
+   * redraw keeps the timings of the session that made the runs.
+   */
+  timings?: string;
   /** True when every run succeeded. */
   ok: boolean;
 }
@@ -425,10 +430,15 @@ async function runPlan(
       };
     const start = performance.now();
     try {
-      const result = (options.resume ? await earlierRun(run, options) : undefined) ??
-        await makeRun(run, spec, options);
+      const earlier = options.resume ? await earlierRun(run, options) : undefined;
+      const result = earlier ?? await makeRun(run, spec, options);
       device = result.label.device;
-      outcomes.push({ key: run.key, result, wallS: (performance.now() - start) / 1e3 });
+      outcomes.push({
+        key: run.key,
+        result,
+        wallS: (performance.now() - start) / 1e3,
+        ...(earlier === undefined ? {} : { reused: true }),
+      });
     } catch (error) {
       log(`reef: run ${run.key} failed: ${errorText(error)}`);
       outcomes.push({
@@ -473,6 +483,10 @@ async function runPlan(
     reports.push(path);
   }
 
+  const ok = outcomes.every((o) => o.error === undefined);
+  if (outcomes.every((o) => o.reused)) {
+    return { device, simulated, runs: outcomes, figures, reports, ok };
+  }
   const timings = join(
     options.outDir,
     `timings-${plan.target.replace(/[^A-Za-z0-9._-]/g, "_")}.json`,
@@ -493,6 +507,7 @@ async function runPlan(
           groups: run.groups,
           window_s: run.durationS,
           wall_s: outcomes[i]!.wallS,
+          ...(outcomes[i]!.reused ? { reused: true } : {}),
           ...(outcomes[i]!.error === undefined ? {} : { error: outcomes[i]!.error }),
         })),
       },
@@ -507,7 +522,7 @@ async function runPlan(
     figures,
     reports,
     timings,
-    ok: outcomes.every((o) => o.error === undefined),
+    ok,
   };
 }
 

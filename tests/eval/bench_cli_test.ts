@@ -74,6 +74,11 @@ Deno.test("reef bench --resume reuses the runs an earlier session left in <out>/
     assert.equal(after.label.startedAt, before.label.startedAt);
     const disb = await readJson(join(out, "disb.json"));
     assert.deepEqual(disb.rows.map((r: { mode: string }) => r.mode), ["wait", "reset"]);
+    const timings = await readJson(join(out, "timings-A.json"));
+    assert.deepEqual(timings.runs.map((r: { reused?: boolean }) => r.reused ?? false), [
+      false,
+      true,
+    ]);
 
     // Runs stored from a GPU host: a machine without a GPU rewrites the summaries from them.
     const gpuOut = join(out, "from-gpu");
@@ -91,6 +96,8 @@ Deno.test("reef bench --resume reuses the runs an earlier session left in <out>/
     const fromGpu = await readJson(join(gpuOut, "disb.json"));
     assert.equal(fromGpu.device, "NVIDIA H100 80GB HBM3");
     assert.equal(fromGpu.simulated, false);
+    // A redraw makes no run, so it writes no timings (the GPU session's stay as they were).
+    await assert.rejects(Deno.stat(join(gpuOut, "timings-A.json")), Deno.errors.NotFound);
   });
 });
 

@@ -371,6 +371,9 @@ export class SchedulerPolicy {
     if (this.#phase === "be") {
       const rtHead = this.#rtQueue?.tasks.peek();
       if (rtHead === undefined) return this.#runBe() || progressed;
+      // The RT task's inputs are staged before BE work is stopped: BE kernels run on while they
+      // are copied, and a preemption's critical path is only the flag and the RT launches.
+      if (Number.isNaN(rtHead.startedUs)) this.#start(rtHead);
       const kind = this.#traits.preemption;
       if (kind !== "drain" && this.#beRunning()) this.#preempt(rtHead.id);
       this.#phase = kind === "flag-reset" || this.#beIdle() ? "rt" : "drain";
@@ -384,12 +387,12 @@ export class SchedulerPolicy {
     const rtQueue = this.#rtQueue!;
     const head = rtQueue.tasks.peek();
     if (head !== undefined) {
-      const starting = Number.isNaN(head.startedUs);
-      if (this.#advanceHead(rtQueue)) progressed = true;
       const current = this.#preemption;
-      if (starting && current !== undefined && Number.isNaN(current.rtLaunchUs)) {
-        current.rtLaunchUs = head.startedUs;
-      }
+      const firstLaunch = head.next === 0 && current !== undefined &&
+        Number.isNaN(current.rtLaunchUs);
+      const launchUs = this.#device.now();
+      if (this.#advanceHead(rtQueue)) progressed = true;
+      if (firstLaunch && head.next > 0) current.rtLaunchUs = launchUs;
       return progressed;
     }
     if (this.#preemption !== undefined) {

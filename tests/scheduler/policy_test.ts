@@ -190,6 +190,45 @@ Deno.test("reset: RT is launched before BE quiesces; BE device queues stay withi
   assert.deepEqual(flags, [1, 0, 1, 0, 1, 0, 1, 0]);
 });
 
+Deno.test("reset: the RT task's inputs are uploaded before the flag stops BE work", async () => {
+  const { device, models } = await deviceWithModels(NAMES, { trace: true });
+  // Logs the device calls the ordering depends on, and passes every call through.
+  const calls: string[] = [];
+  const logged = new Proxy(device, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (key === "upload") calls.push(`upload ${args[0]}`);
+        if (key === "setPreemptFlag") calls.push(`flag ${args[0]}`);
+        if (key === "launch") calls.push(`launch ${args[0]}`);
+        return value.apply(target, args);
+      };
+    },
+  });
+  const policy = new SchedulerPolicy(logged, { mode: "reset" });
+  for (const model of models.values()) policy.addModel(model);
+  const be = policy.openClient("be", "be");
+  const rt = policy.openClient("rt", "rt");
+  const submit = (id: number, model: string, client: number, releaseUs?: number) =>
+    policy.submit({
+      id,
+      model: models.get(model)!.info.id,
+      client,
+      inputs: inputsFor(models.get(model)!, id),
+      ...(releaseUs === undefined ? {} : { releaseUs }),
+    });
+  submit(1, "chain6", be);
+  submit(2, "rt3", rt, 70);
+  runVirtual(policy, device);
+  const preempt = calls.indexOf("flag 1");
+  assert.ok(preempt > 0, calls.join(", "));
+  const rtStream = Number(calls.slice(preempt).find((c) => c.startsWith("launch"))!.split(" ")[1]);
+  const upload = calls.indexOf(`upload ${rtStream}`);
+  assert.ok(upload >= 0 && upload < preempt, calls.join(", "));
+  assert.equal(policy.stats().preemptLatenciesUs.length, 1);
+});
+
 Deno.test("reset: two BE clients run concurrently in normal mode", async () => {
   const { device, policy, submit, run } = await setup("reset");
   submit(1, "chain6", policy.openClient("be", "1"));

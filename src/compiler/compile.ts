@@ -7,7 +7,11 @@
  */
 
 import { emitModel, type EmittedModel } from "../kernels/emit.ts";
-import { buildModel as buildBinaries, type ModelBuild } from "../kernels/nvcc.ts";
+import {
+  buildModel as buildBinaries,
+  compile as compileSource,
+  type ModelBuild,
+} from "../kernels/nvcc.ts";
 import type { Precision } from "../kernels/ops.ts";
 import {
   defaultResourceRoot,
@@ -148,4 +152,21 @@ export async function compileModel(
   }
   await Deno.writeTextFile(out.json, JSON.stringify(pkg, null, 1) + "\n");
   return { paths: out, pkg, emitted, build };
+}
+
+/**
+ * Compiles the check-interval trace build of a compiled CUDA package (its BE source with
+ * `REEF_CHECK_TRACE`, see reef_kernel.cuh) into `<m>.trace.fatbin` beside it, for
+ * `LoadedModel.load`'s `traceBinary`. It is a measuring tool, not part of the package.
+ * @returns The binary's file name, relative to the package's folder.
+ * @throws {Error} naming the source when nvcc fails or the BE source is missing.
+ */
+export async function compileTraceBuild(paths: PackagePaths): Promise<string> {
+  const file = `${paths.name}.trace.fatbin`;
+  await compileSource({
+    source: `${paths.dir}/${paths.name}.be.cu`,
+    output: `${paths.dir}/${file}`,
+    flags: ["-DREEF_CHECK_TRACE"],
+  });
+  return file;
 }

@@ -7,11 +7,13 @@
  * and the outputs match PyTorch (torchvision or HuggingFace, the same weights, run in float64) to
  * a relative L2 error under 1e-2 (fp16) and 1e-4 (fp32). It then times the fp16 raw and BE builds
  * (all kernels back to back on one stream, GPU time from events) beside PyTorch + cuDNN fp16 with
- * CUDA-graph replay, measured by evaluation/scripts/torch_models.py in the same run.
+ * CUDA-graph replay, measured by evaluation/scripts/torch_models.py in the same run, and measures
+ * the fp16 BE build's check interval with its trace build (reef_kernel.cuh, `REEF_CHECK_TRACE`):
+ * the longest stretch any block of any kernel ran without a flag check (issue 8: under 20 µs).
  * @module
  */
 
-import { compileModel } from "../compiler/compile.ts";
+import { compileModel, compileTraceBuild } from "../compiler/compile.ts";
 import { GatedTimer } from "../gpu/gated_timer.ts";
 import { Device, type Stream } from "../gpu/mod.ts";
 import { LoadedModel, type ModelInstance } from "../model/executor.ts";
@@ -30,6 +32,10 @@ export interface ModelRow {
   torch_ms: number;
   ratio: number;
   be_overhead: number;
+  /** The fp16 BE build's longest stretch of a block between two flag checks, µs. */
+  check_interval_us_max: number;
+  /** The kernel with that stretch. */
+  check_interval_kernel: string;
   rel_err_fp16: number;
   rel_err_fp32: number;
   kernels: number;
@@ -153,7 +159,10 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** Compiles the fp16 and fp32 packages of every model, several models at a time. */
 async function compileAll(options: ModelsBenchOptions): Promise<void> {
   const jobs = options.models.flatMap((model) => [
-    () => compileModel(model, { root: options.root, saveWeights: true }),
+    async () => {
+      const { paths } = await compileModel(model, { root: options.root, saveWeights: true });
+      await compileTraceBuild(paths);
+    },
     () =>
       compileModel(model, {
         root: options.root,
@@ -206,6 +215,48 @@ function runOnce(
   }
   stream.synchronizeSync();
   return loaded.outputs.map((o) => instance.download(stream, o.storage));
+}
+
+/**
+ * The fp16 BE build's check interval: the model loaded with its trace build runs `runs`
+ * inferences; each kernel's slot keeps the longest stretch any of its finished blocks ran without
+ * a flag check. The traced outputs must equal the raw build's, like the BE build's.
+ */
+async function measureCheckInterval(
+  device: Device,
+  root: string,
+  name: string,
+  flag: bigint,
+  stream: Stream,
+  input: Uint8Array<ArrayBuffer>,
+  expected: Uint8Array[],
+  runs = 3,
+): Promise<{ us: number; kernel: string }> {
+  const paths = packagePaths(name, root);
+  const pkg = await readPackage(paths);
+  using model = await LoadedModel.load(device, paths, pkg, await packageWeights(paths, pkg), {
+    traceBinary: `${name}.trace.fatbin`,
+  });
+  using instance = model.createInstance(flag);
+  const loaded: Loaded = { model, instance, input: pkg.inputs![0]!, outputs: pkg.outputs! };
+  for (let run = 0; run < runs; run++) {
+    // The counters (and slots) are zeroed before the first run only, so the slots keep the
+    // longest stretch of all runs.
+    if (run > 0) instance.launch(stream, 0, model.kernels.length, "be");
+    else {
+      const outputs = runOnce(loaded, stream, "be", input);
+      if (!outputs.every((o, i) => equalBytes(o, expected[i]!))) {
+        throw new Error(`${name}: the check-interval trace build's outputs differ from raw`);
+      }
+    }
+  }
+  stream.synchronizeSync();
+  const intervals = instance.readCheckIntervalsUs(stream);
+  let worst = 0;
+  intervals.forEach((us, i) => {
+    if (us > intervals[worst]!) worst = i;
+  });
+  return { us: intervals[worst]!, kernel: model.kernels[worst]!.call.name };
 }
 
 /**
@@ -368,6 +419,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
   const checkModel = async (model: string): Promise<ModelRow> => {
     const errors: Record<"float16" | "float32", number> = { float16: NaN, float32: NaN };
     let identical = true, restored = true, aborts = 0, reefMs = NaN, beMs = NaN, kernels = 0;
+    let interval = { us: NaN, kernel: "" };
     const input = inputs.get(model)!;
     const reference = references.get(model);
     if (!reference) throw new Error(`PyTorch gave no reference for ${model}`);
@@ -406,6 +458,15 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
           kernels = loaded.model.kernels.length;
           reefMs = timeBuild(loaded, timer, "raw", options.repeats);
           beMs = timeBuild(loaded, timer, "be", options.repeats);
+          interval = await measureCheckInterval(
+            device,
+            options.root,
+            name,
+            flag.address,
+            stream,
+            bytes,
+            raw,
+          );
         }
         log(
           `${name}: rel_err ${worst.toExponential(2)} (limit ${TOLERANCE[precision]}), ` +
@@ -424,6 +485,8 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
       torch_ms: round(torchMs),
       ratio: round(reefMs / torchMs),
       be_overhead: round(beMs / reefMs - 1),
+      check_interval_us_max: round(interval.us),
+      check_interval_kernel: interval.kernel,
       rel_err_fp16: errors.float16,
       rel_err_fp32: errors.float32,
       kernels,
@@ -433,7 +496,9 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
     };
     log(
       `${model}: reef ${row.reef_ms} ms, torch ${row.torch_ms} ms, ratio ${row.ratio}, ` +
-        `BE overhead ${(row.be_overhead * 100).toFixed(1)}%, ${kernels} kernels, ${aborts} aborts`,
+        `BE overhead ${(row.be_overhead * 100).toFixed(1)}%, check interval ` +
+        `${row.check_interval_us_max} µs (${row.check_interval_kernel}), ${kernels} kernels, ` +
+        `${aborts} aborts`,
     );
     return row;
   };
@@ -450,6 +515,8 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
         torch_ms: torch.ms.get(model) ?? NaN,
         ratio: NaN,
         be_overhead: NaN,
+        check_interval_us_max: NaN,
+        check_interval_kernel: "",
         rel_err_fp16: NaN,
         rel_err_fp32: NaN,
         kernels: 0,

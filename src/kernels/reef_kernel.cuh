@@ -16,6 +16,12 @@
 //   REEF_BUILD_DKP  __device__ bool k_dkp(const reef::Block&, const void* params), the body behind a
 //                   function pointer with a virtual block index, run by a proxy kernel.
 //
+// REEF_CHECK_TRACE, defined with REEF_BUILD_BE (CUDA only), instruments the BE build to measure its
+// check interval: thread 0 of every block times the stretches from block entry to the first check,
+// between checks, and from the last check to the block's end (%globaltimer, ns), and a block that
+// finishes raises the kernel's slot to its longest stretch. `reef_done` then points at 16 bytes per
+// kernel: the finished-block counter, 4 bytes of padding, and the slot (unsigned long long).
+//
 // Rules every body follows, so that all three builds stay valid:
 // - 1-D thread blocks of a compile-time size; the grid may be 1-, 2- or 3-D and is read from
 //   b.x, b.y, b.z (never blockIdx), and the grid size from b.gx, b.gy, b.gz (never gridDim).
@@ -39,6 +45,9 @@
 #if (defined(REEF_BUILD_RAW) + defined(REEF_BUILD_BE) + defined(REEF_BUILD_DKP)) != 1
 #error "define exactly one of REEF_BUILD_RAW, REEF_BUILD_BE, REEF_BUILD_DKP"
 #endif
+#if defined(REEF_CHECK_TRACE) && (!defined(REEF_BUILD_BE) || defined(__HIPCC__))
+#error "REEF_CHECK_TRACE instruments the CUDA BE build: define REEF_BUILD_BE, build with nvcc"
+#endif
 
 namespace reef {
 
@@ -54,6 +63,29 @@ __device__ __forceinline__ int load_flag(const int* flag) {
 }
 
 __device__ __forceinline__ bool first_thread() { return threadIdx.x == 0; }
+
+#if defined(REEF_CHECK_TRACE)
+// The block's last check time and longest stretch so far, ns; thread 0's (one per block: a
+// __shared__ variable of a device function is a single per-block variable).
+__device__ __forceinline__ unsigned long long* trace_times() {
+  __shared__ unsigned long long times[2];
+  return times;
+}
+
+__device__ __forceinline__ unsigned long long global_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+// Thread 0, at a check: closes the stretch since the last one.
+__device__ __forceinline__ void trace_check() {
+  unsigned long long* t = trace_times();
+  const unsigned long long now = global_ns();
+  if (now - t[0] > t[1]) t[1] = now - t[0];
+  t[0] = now;
+}
+#endif
 
 // Dynamic shared memory, 16-byte aligned; its size is the kernel's `shared_memory` entry.
 __device__ __forceinline__ unsigned char* dynamic_smem() {
@@ -74,7 +106,12 @@ struct Block {
   // At a check point, before the body's own __syncthreads: thread 0 samples the flag.
   __device__ __forceinline__ void poll(int trip) const {
 #if defined(REEF_BUILD_BE)
-    if (first_thread()) stop[trip & 1] = load_flag(flag);
+    if (first_thread()) {
+      stop[trip & 1] = load_flag(flag);
+#if defined(REEF_CHECK_TRACE)
+      trace_check();
+#endif
+    }
 #else
     (void)trip;
 #endif
@@ -106,7 +143,13 @@ __device__ __forceinline__ Block launch_block() {
 __device__ __forceinline__ bool enter_block(const int* flag, Block& b) {
   __shared__ int stop[3];
   b = Block{blockIdx.x, blockIdx.y, blockIdx.z, gridDim.x, gridDim.y, gridDim.z, flag, stop};
-  if (first_thread()) stop[0] = stop[1] = stop[2] = load_flag(flag);
+  if (first_thread()) {
+    stop[0] = stop[1] = stop[2] = load_flag(flag);
+#if defined(REEF_CHECK_TRACE)
+    trace_times()[0] = global_ns();
+    trace_times()[1] = 0;
+#endif
+  }
   __syncthreads();
   return stop[2] == 0;
 }
@@ -114,7 +157,13 @@ __device__ __forceinline__ bool enter_block(const int* flag, Block& b) {
 // Counts a finished block. Read by the host only once the stream is idle, so no fence is needed
 // for the outputs; a block whose body returned false never counts.
 __device__ __forceinline__ void block_done(unsigned* done) {
-  if (first_thread()) atomicAdd(done, 1u);
+  if (first_thread()) {
+    atomicAdd(done, 1u);
+#if defined(REEF_CHECK_TRACE)
+    trace_check();
+    atomicMax(reinterpret_cast<unsigned long long*>(done) + 1, trace_times()[1]);
+#endif
+  }
 }
 #endif
 

@@ -107,6 +107,11 @@ export class LoadedModel implements Disposable {
   #modules: Module[];
   /** `reef_dkp_run`, the proxy that runs a DKP body over a virtual grid. */
   readonly dkpProxy: Kernel | undefined;
+  /**
+   * Bytes per kernel in an instance's counter buffer: 4, or 16 when the BE kernels are the
+   * check-interval trace build (the counter, padding, the longest stretch in ns).
+   */
+  readonly counterStride: number;
   #weights: Buffer | undefined;
   #weightAddress = new Map<string, Address>();
   #instances = new Set<ModelInstance>();
@@ -118,6 +123,7 @@ export class LoadedModel implements Disposable {
     modules: Module[],
     kernels: LoadedKernel[],
     dkpProxy: Kernel | undefined,
+    counterStride: number,
   ) {
     this.device = device;
     this.name = name;
@@ -125,18 +131,21 @@ export class LoadedModel implements Disposable {
     this.#modules = modules;
     this.kernels = kernels;
     this.dkpProxy = dkpProxy;
+    this.counterStride = counterStride;
   }
 
   /**
    * Loads the package's raw build (and its BE and DKP builds when asked), uploads `weights`, and
-   * checks that every weight the package needs is given, with the right size.
+   * checks that every weight the package needs is given, with the right size. `traceBinary`, a
+   * file in the package's folder built by `compileTraceBuild` (src/compiler/compile.ts), stands
+   * in for the BE build.
    */
   static async load(
     device: Device,
     paths: PackagePaths,
     pkg: ModelPackage,
     weights: Weights,
-    options: { be?: boolean; dkp?: boolean } = {},
+    options: { be?: boolean; dkp?: boolean; traceBinary?: string } = {},
   ): Promise<LoadedModel> {
     if (!pkg.binaries) {
       throw new Error(
@@ -147,8 +156,9 @@ export class LoadedModel implements Disposable {
     try {
       const raw = device.loadModule(await readBinary(paths, pkg.binaries.raw));
       modules.push(raw);
-      const be = options.be
-        ? device.loadModule(await readBinary(paths, pkg.binaries.be))
+      const beBinary = options.traceBinary ?? pkg.binaries.be;
+      const be = options.be || options.traceBinary !== undefined
+        ? device.loadModule(await readBinary(paths, beBinary))
         : undefined;
       if (be) modules.push(be);
       const dkp = options.dkp
@@ -165,7 +175,7 @@ export class LoadedModel implements Disposable {
         if (!pair) {
           pair = {
             raw: kernelFrom(raw, call.name, pkg.binaries!.raw),
-            be: be ? kernelFrom(be, call.name, pkg.binaries!.be) : undefined,
+            be: be ? kernelFrom(be, call.name, beBinary) : undefined,
           };
           byName.set(call.name, pair);
         }
@@ -189,7 +199,8 @@ export class LoadedModel implements Disposable {
           blocksPerSm: pair.raw.occupancy(block[0] * block[1] * block[2], sharedMemory),
         };
       });
-      const model = new LoadedModel(device, paths.name, pkg, modules, kernels, proxy);
+      const stride = options.traceBinary === undefined ? 4 : 16;
+      const model = new LoadedModel(device, paths.name, pkg, modules, kernels, proxy, stride);
       model.#uploadWeights(weights, paths.json);
       return model;
     } catch (error) {
@@ -289,7 +300,7 @@ export class ModelInstance implements Disposable {
       size = align(size + Math.max(storageBytes(entry), 1));
     });
     this.#arena = model.device.alloc(Math.max(size, ALIGN));
-    this.#counters = model.device.alloc(Math.max(model.kernels.length * 4, 4));
+    this.#counters = model.device.alloc(Math.max(model.kernels.length * model.counterStride, 4));
     this.#counters.fill(0);
     this.#addresses = storage.map((entry, index) => {
       const offset = offsets[index];
@@ -305,7 +316,7 @@ export class ModelInstance implements Disposable {
     });
     this.#beParams = model.kernels.map((k, i) => {
       const params = new KernelParams().pointer(flag).pointer(
-        this.#counters.address + BigInt(4 * i),
+        this.#counters.address + BigInt(model.counterStride * i),
       );
       for (const arg of k.call.args) params.pointer(argAddress(arg));
       return params.bytes();
@@ -388,7 +399,10 @@ export class ModelInstance implements Disposable {
 
   /** Enqueues the zeroing of finished-block counters [from, to) on `stream`. */
   resetCounters(stream: Stream, from: number, to: number): void {
-    if (to > from) stream.fill32(this.#counters.address + BigInt(4 * from), 0, to - from);
+    const stride = this.model.counterStride;
+    if (to > from) {
+      stream.fill32(this.#counters.address + BigInt(stride * from), 0, (to - from) * stride / 4);
+    }
   }
 
   /**
@@ -396,10 +410,32 @@ export class ModelInstance implements Disposable {
    * default stream could wait behind a persistent kernel). Call when the streams are idle.
    */
   readCounters(stream: Stream): Uint32Array {
+    const words = new Uint32Array(this.#readCounterBuffer(stream));
+    const step = this.model.counterStride / 4;
+    return step === 1 ? words : words.filter((_, i) => i % step === 0);
+  }
+
+  /**
+   * The check interval of each kernel, µs: the longest stretch any finished block ran without a
+   * flag check, since the counters were last zeroed. Only for an instance of a model loaded with
+   * its check-interval trace build; call when the streams are idle.
+   * @throws {Error} when the model was loaded without the trace build.
+   */
+  readCheckIntervalsUs(stream: Stream): number[] {
+    if (this.model.counterStride !== 16) {
+      throw new Error(
+        `Model "${this.model.name}" was loaded without its check-interval trace build`,
+      );
+    }
+    const slots = new BigUint64Array(this.#readCounterBuffer(stream));
+    return this.model.kernels.map((_, i) => Number(slots[2 * i + 1]!) / 1000);
+  }
+
+  #readCounterBuffer(stream: Stream): ArrayBuffer {
     const out = new Uint8Array(this.#counters.size);
     stream.copyFromDevice(out, this.#counters.address);
     stream.synchronizeSync();
-    return new Uint32Array(out.buffer);
+    return out.buffer;
   }
 
   /** Enqueues a copy of `data` into input storage `tensor`. */

@@ -90,6 +90,36 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "the check-interval trace build of every template compiles, times checks and keeps its slot",
+  ignore: !hasNvcc,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "reef_nvcc_trace_" });
+    try {
+      const model = emitModel("rep_trace", representativeOps(), { precision: "float16" });
+      const source = `${dir}/${model.files.be.fileName}`;
+      await Deno.writeTextFile(source, model.files.be.text);
+      const output = `${dir}/rep_trace.trace.ptx`;
+      const { program, args } = compileCommand({ source, output, flags: ["-DREEF_CHECK_TRACE"] });
+      const ptxArgs = args.filter((a) => !a.startsWith("-gencode") && a !== "-fatbin");
+      const result = await new Deno.Command(program, {
+        args: ["-ptx", "-arch=compute_90", ...ptxArgs],
+      }).output();
+      assert.ok(result.success, new TextDecoder().decode(result.stderr));
+      const ptx = await Deno.readTextFile(output);
+      for (const { name } of model.functions) {
+        const entry = ptx.slice(ptx.indexOf(`.entry ${name}(`));
+        const body = entry.slice(0, entry.indexOf("\n}\n"));
+        assert.match(body, /%globaltimer/, `${name} reads the timer`);
+        assert.match(body, /atom\.global\.max\.u64/, `${name} raises its slot`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "hipcc builds the three builds of the portable templates for gfx906",
   ignore: !hasHipcc,
   async fn() {

@@ -285,6 +285,12 @@ extern "C" reef_status reef_init(char* message, uint32_t capacity) {
     // Lazy module loading makes a kernel's first launch load its code, which deadlocks behind a
     // persistent kernel (the preemption watcher) and adds jitter to the first RT launch.
     setenv("CUDA_MODULE_LOADING", "EAGER", 0);
+    // A hardware queue per stream: with the default of 8, streams beyond the eighth share one,
+    // and a flag write or an RT launch can wait there behind queued BE kernels. Suspected from the
+    // H100 sweeps (WAIT and unbounded RESET quiesced in 30 ms with 8 BE streams, 0.2-0.3 ms with
+    // 6); not measured yet. 32 is the driver's maximum. (HIP's analogue, GPU_MAX_HW_QUEUES, is
+    // left at its default: untested.)
+    setenv("CUDA_DEVICE_MAX_CONNECTIONS", "32", 0);
     if (!load_driver(g_init_message, sizeof g_init_message)) {
       g_init_status = REEF_ERROR_NO_DRIVER;
     } else {

@@ -15,12 +15,8 @@ import type { TaskResult } from "./task.ts";
  */
 export function settle(policy: SchedulerPolicy, sink: TaskResult[]): boolean {
   let any = false;
-  for (;;) {
-    const { progressed, completed } = policy.step();
-    for (const result of completed) sink.push(result);
-    if (!progressed) return any;
-    any = true;
-  }
+  while (policy.step(sink)) any = true;
+  return any;
 }
 
 /**

@@ -18,7 +18,7 @@ export type {
 export { MODES } from "./mode.ts";
 export type { Mode } from "./mode.ts";
 export { DEFAULT_DEVICE_QUEUE_CAP, SchedulerPolicy, UNBOUNDED_DEVICE_QUEUE } from "./policy.ts";
-export type { PolicyOptions, StepResult } from "./policy.ts";
+export type { PolicyOptions } from "./policy.ts";
 export { runVirtual } from "./drive.ts";
 export type { RtKernelLaunch, RtKernelPadder, WaitingBeTask } from "./rt_padding.ts";
 export type { PreemptionRecord, RestoreRecord, SchedulerStats } from "./stats.ts";

@@ -44,14 +44,6 @@ export interface PolicyOptions {
   readonly padder?: RtKernelPadder;
 }
 
-/** What one step did. */
-export interface StepResult {
-  /** True when the step changed any state; false means nothing can happen until the device moves. */
-  readonly progressed: boolean;
-  /** Tasks seen complete in this step, outputs downloaded. */
-  readonly completed: TaskResult[];
-}
-
 interface InstanceState {
   readonly id: InstanceId;
   /** Whether a BE run left finished-block counters that must be zeroed before the next task. */
@@ -282,9 +274,14 @@ export class SchedulerPolicy {
     };
   }
 
-  /** Advances every queue as far as the device allows right now. */
-  step(): StepResult {
-    const completed: TaskResult[] = [];
+  /**
+   * Advances every queue as far as the device allows right now, and appends the tasks it saw
+   * complete (outputs downloaded) to `completed`. The scheduler loop calls it in a busy poll, so
+   * it allocates nothing when nothing happens.
+   * @returns true when the step changed any state; false means nothing can happen until the
+   * device moves.
+   */
+  step(completed: TaskResult[]): boolean {
     let progressed = this.#release();
     for (const queue of this.#queues) {
       if (this.#tryComplete(queue, completed)) progressed = true;
@@ -292,7 +289,7 @@ export class SchedulerPolicy {
     const moved = this.#traits.preemption === "concurrent"
       ? this.#stepConcurrent()
       : this.#stepExclusive();
-    return { progressed: progressed || moved, completed };
+    return progressed || moved;
   }
 
   #newQueue(priority: Priority, stream: StreamPriority, cap: number, build: Build): QueueState {

@@ -230,13 +230,21 @@ export class GpuExecDevice implements ExecDevice, Disposable {
 
   createInstance(model: ModelId): InstanceId {
     // Allocation and zero-fill with the watcher stopped: see the module notes.
+    const instance = this.#withWatcherPaused(() =>
+      this.model(model).createInstance(this.#flag.address)
+    );
+    this.#instances.push(instance);
+    return this.#instances.length - 1;
+  }
+
+  /** Runs a synchronous setup step with the watcher stopped (see the module notes). */
+  #withWatcherPaused<T>(step: () => T): T {
     const running = this.#pauseWatcher();
     try {
-      this.#instances.push(this.model(model).createInstance(this.#flag.address));
+      return step();
     } finally {
       if (running) this.startWatcher();
     }
-    return this.#instances.length - 1;
   }
 
   /** The instance behind an id. */
@@ -318,14 +326,12 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     const key = `${instance}/${storage}`;
     let buffer = this.#staging.get(key);
     if (buffer === undefined || buffer.bytes.byteLength !== size) {
-      buffer?.close();
-      // Allocating pinned memory may wait for the GPU to idle: see the module notes.
-      const running = this.#pauseWatcher();
-      try {
-        buffer = this.device.allocHost(size);
-      } finally {
-        if (running) this.startWatcher();
-      }
+      const stale = buffer;
+      // Freeing and allocating pinned memory may wait for the GPU to idle: see the module notes.
+      buffer = this.#withWatcherPaused(() => {
+        stale?.close();
+        return this.device.allocHost(size);
+      });
       this.#staging.set(key, buffer);
     }
     return buffer;

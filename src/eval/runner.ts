@@ -342,16 +342,10 @@ export async function runWorkload(
     if (timer !== undefined) clearInterval(timer);
   }
   // The window actually measured: longer than asked when closed-loop clients ran on for samples.
-  const windowUs = minSamples === undefined ? durationUs : Math.min(
-    maxDurationUs,
-    Math.max(
-      durationUs,
-      records.reduce(
-        (max, r) => Math.max(max, r.releaseUs),
-        0,
-      ),
-    ),
-  );
+  const lastReleaseUs = records.reduce((max, r) => Math.max(max, r.releaseUs), 0);
+  const windowUs = minSamples === undefined
+    ? durationUs
+    : Math.min(maxDurationUs, Math.max(durationUs, lastReleaseUs));
   reporter?.finish(records.length, windowUs / 1e6);
 
   const statsAfter = await target.stats();

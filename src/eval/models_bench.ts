@@ -239,17 +239,13 @@ async function measureCheckInterval(
   });
   using instance = model.createInstance(flag);
   const loaded: Loaded = { model, instance, input: pkg.inputs![0]!, outputs: pkg.outputs! };
-  for (let run = 0; run < runs; run++) {
-    // The counters (and slots) are zeroed before the first run only, so the slots keep the
-    // longest stretch of all runs.
-    if (run > 0) instance.launch(stream, 0, model.kernels.length, "be");
-    else {
-      const outputs = runOnce(loaded, stream, "be", input);
-      if (!outputs.every((o, i) => equalBytes(o, expected[i]!))) {
-        throw new Error(`${name}: the check-interval trace build's outputs differ from raw`);
-      }
-    }
+  // runOnce zeroes the counters (and slots) before the first run only, so the slots keep the
+  // longest stretch of all runs.
+  const outputs = runOnce(loaded, stream, "be", input);
+  if (!outputs.every((o, i) => equalBytes(o, expected[i]!))) {
+    throw new Error(`${name}: the check-interval trace build's outputs differ from raw`);
   }
+  for (let run = 1; run < runs; run++) instance.launch(stream, 0, model.kernels.length, "be");
   stream.synchronizeSync();
   const intervals = instance.readCheckIntervalsUs(stream);
   let worst = 0;

@@ -167,7 +167,8 @@ async function runSuite(
   let gpuName = "";
   if (device !== "sim") {
     const gpu = probeGpu();
-    const stored = values.resume === true && values.out !== undefined
+    // Without a GPU, a resumed session whose runs are all stored only redraws.
+    const stored = !("name" in gpu) && values.resume === true && values.out !== undefined
       ? await storedRunsDevice(plan, option("out")!)
       : undefined;
     if ("name" in gpu) {

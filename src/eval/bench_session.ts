@@ -358,25 +358,25 @@ async function drawFigure(
 
 /**
  * The device of the plan's runs when every run's result is stored under `<outDir>/runs/` (so that
- * `resume` runs nothing and needs no device); undefined when one is missing or unreadable.
+ * `resume` runs nothing and needs no device), read from the first run's label; undefined when a
+ * file is missing or the first is unreadable. Each run is checked against the session's device
+ * when it is read back (`earlierRun`), so the other files are only looked for here.
  */
 export async function storedRunsDevice(
   plan: BenchPlan,
   outDir: string,
 ): Promise<{ device: string; simulated: boolean } | undefined> {
-  let device: { device: string; simulated: boolean } | undefined;
-  for (const run of plan.runs) {
-    let label: { simulated?: unknown; device?: unknown };
-    try {
-      const text = await Deno.readTextFile(join(outDir, "runs", `${run.key}.json`));
-      label = JSON.parse(text).label ?? {};
-    } catch {
-      return undefined;
-    }
-    if (typeof label.simulated !== "boolean" || typeof label.device !== "string") return undefined;
-    device ??= { device: label.device, simulated: label.simulated };
+  const paths = plan.runs.map((run) => join(outDir, "runs", `${run.key}.json`));
+  if (paths.length === 0) return undefined;
+  for (const path of paths) if (!await exists(path)) return undefined;
+  let label: { simulated?: unknown; device?: unknown };
+  try {
+    label = JSON.parse(await Deno.readTextFile(paths[0]!)).label ?? {};
+  } catch {
+    return undefined;
   }
-  return device;
+  if (typeof label.simulated !== "boolean" || typeof label.device !== "string") return undefined;
+  return { device: label.device, simulated: label.simulated };
 }
 
 /** Runs a plan; see the module documentation. */

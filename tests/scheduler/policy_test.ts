@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { KernelRecord } from "../../src/gpu/sim/sim_device.ts";
+import type { KernelRecord, SimDevice } from "../../src/gpu/sim/sim_device.ts";
+import type { ExecDevice } from "../../src/scheduler/exec_device.ts";
 import type { SimOptions } from "../../src/gpu/sim/options.ts";
 import { runVirtual, settle } from "../../src/scheduler/drive.ts";
 import type { Mode } from "../../src/scheduler/mode.ts";
@@ -15,9 +16,11 @@ async function setup(
   mode: Mode,
   options: Omit<PolicyOptions, "mode"> = {},
   sim: Partial<SimOptions> = {},
+  /** What the policy drives instead of the simulated device itself (a wrapper around it). */
+  wrap: (device: SimDevice) => ExecDevice = (device) => device,
 ) {
   const { device, models } = await deviceWithModels(NAMES, { trace: true, ...sim });
-  const policy = new SchedulerPolicy(device, { mode, ...options });
+  const policy = new SchedulerPolicy(wrap(device), { mode, ...options });
   for (const model of models.values()) policy.addModel(model);
   const submitted = new Map<number, { model: string; seed: number }>();
   const submit = (id: number, model: string, client: number, releaseUs?: number) => {
@@ -191,36 +194,25 @@ Deno.test("reset: RT is launched before BE quiesces; BE device queues stay withi
 });
 
 Deno.test("reset: the RT task's inputs are uploaded before the flag stops BE work", async () => {
-  const { device, models } = await deviceWithModels(NAMES, { trace: true });
   // Logs the device calls the ordering depends on, and passes every call through.
   const calls: string[] = [];
-  const logged = new Proxy(device, {
-    get(target, key) {
-      const value = Reflect.get(target, key, target);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        if (key === "upload") calls.push(`upload ${args[0]}`);
-        if (key === "setPreemptFlag") calls.push(`flag ${args[0]}`);
-        if (key === "launch") calls.push(`launch ${args[0]}`);
-        return value.apply(target, args);
-      };
-    },
-  });
-  const policy = new SchedulerPolicy(logged, { mode: "reset" });
-  for (const model of models.values()) policy.addModel(model);
-  const be = policy.openClient("be", "be");
-  const rt = policy.openClient("rt", "rt");
-  const submit = (id: number, model: string, client: number, releaseUs?: number) =>
-    policy.submit({
-      id,
-      model: models.get(model)!.info.id,
-      client,
-      inputs: inputsFor(models.get(model)!, id),
-      ...(releaseUs === undefined ? {} : { releaseUs }),
+  const logging = (device: SimDevice) =>
+    new Proxy(device, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (key === "upload") calls.push(`upload ${args[0]}`);
+          if (key === "setPreemptFlag") calls.push(`flag ${args[0]}`);
+          if (key === "launch") calls.push(`launch ${args[0]}`);
+          return value.apply(target, args);
+        };
+      },
     });
-  submit(1, "chain6", be);
-  submit(2, "rt3", rt, 70);
-  runVirtual(policy, device);
+  const { policy, submit, run } = await setup("reset", {}, {}, logging);
+  submit(1, "chain6", policy.openClient("be", "be"));
+  submit(2, "rt3", policy.openClient("rt", "rt"), 70);
+  run();
   const preempt = calls.indexOf("flag 1");
   assert.ok(preempt > 0, calls.join(", "));
   const rtStream = Number(calls.slice(preempt).find((c) => c.startsWith("launch"))!.split(" ")[1]);

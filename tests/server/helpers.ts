@@ -1,31 +1,39 @@
 /**
- * Shared test fixtures: a server on loopback ephemeral ports over a {@linkcode FakeBackend}, with
- * an HTTP and a gRPC client, all stopped by `await using`.
+ * Shared test fixtures: a server on loopback ephemeral ports over a backend (a
+ * {@linkcode FakeBackend} here, the simulated scheduler in sim_helpers.ts), with an HTTP and a
+ * gRPC client, all stopped by `await using`.
  * @module
  */
 
 import assert from "node:assert/strict";
-import type { Tensor } from "../../src/server/backend.ts";
+import type { InferenceBackend, Tensor } from "../../src/server/backend.ts";
 import { ReefClient } from "../../src/server/client.ts";
 import { resolveServeConfig, type ServeConfigInput } from "../../src/server/config.ts";
 import { type ReefServer, serve } from "../../src/server/serve.ts";
 import { FakeBackend } from "./fake_backend.ts";
 
-/** A running test server and its clients. */
-export interface TestServer extends AsyncDisposable {
+/** A running test server over backend `B`, and its clients. */
+export interface LoopbackServer<B extends InferenceBackend> extends AsyncDisposable {
   server: ReefServer;
-  backend: FakeBackend;
+  backend: B;
   http: ReefClient;
   grpc: ReefClient;
   /** Base URL of the REST front end. */
   url: string;
 }
 
-/** Starts a server on 127.0.0.1 with ephemeral ports and no signal handling. */
-export async function startTestServer(
-  config: ServeConfigInput = {},
-  backend: FakeBackend = new FakeBackend(),
-): Promise<TestServer> {
+/** A running test server over a {@linkcode FakeBackend}, and its clients. */
+export type TestServer = LoopbackServer<FakeBackend>;
+
+/**
+ * Serves `backend` on 127.0.0.1 with ephemeral ports and no signal handling, with an HTTP and a
+ * gRPC client; disposing it runs `beforeShutdown`, closes the clients and shuts the server down.
+ */
+export async function serveOnLoopback<B extends InferenceBackend>(
+  config: ServeConfigInput,
+  backend: B,
+  beforeShutdown: () => void = () => {},
+): Promise<LoopbackServer<B>> {
   const server = await serve(
     resolveServeConfig({ host: "127.0.0.1", port: 0, grpcPort: 0, ...config }),
     backend,
@@ -40,12 +48,20 @@ export async function startTestServer(
     grpc,
     url: server.httpUrl,
     async [Symbol.asyncDispose]() {
-      backend.resume();
+      beforeShutdown();
       http.close();
       grpc.close();
       await server.shutdown();
     },
   };
+}
+
+/** Starts a server over a fake backend (released on dispose, so nothing stays held). */
+export function startTestServer(
+  config: ServeConfigInput = {},
+  backend: FakeBackend = new FakeBackend(),
+): Promise<TestServer> {
+  return serveOnLoopback(config, backend, () => backend.resume());
 }
 
 /** Inputs of the fake "echo" model: `ID` = [id], `X` = rows × 4 floats counting from `id`. */

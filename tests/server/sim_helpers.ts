@@ -14,14 +14,12 @@
 
 import { fileURLToPath } from "node:url";
 import type { Tensor } from "../../src/server/backend.ts";
-import { ReefClient } from "../../src/server/client.ts";
-import { resolveServeConfig, type ServeConfigInput } from "../../src/server/config.ts";
+import type { ServeConfigInput } from "../../src/server/config.ts";
 import {
   SchedulerBackend,
   type SchedulerBackendOptions,
 } from "../../src/server/scheduler_backend.ts";
-import { type ReefServer, serve } from "../../src/server/serve.ts";
-import { delay } from "./helpers.ts";
+import { delay, type LoopbackServer, serveOnLoopback } from "./helpers.ts";
 
 /** Directory of the fixture model packages. */
 export const MODEL_DIR: string = fileURLToPath(new URL("./fixtures/models/", import.meta.url));
@@ -34,14 +32,7 @@ export function openSimBackend(
 }
 
 /** A running server over a simulated backend, with an HTTP and a gRPC client. */
-export interface SimServer extends AsyncDisposable {
-  server: ReefServer;
-  backend: SchedulerBackend;
-  http: ReefClient;
-  grpc: ReefClient;
-  /** Base URL of the REST front end. */
-  url: string;
-}
+export type SimServer = LoopbackServer<SchedulerBackend>;
 
 /**
  * Serves `cnn3` and `wide6` (unless `config.models` says otherwise) from `modelDir` on loopback
@@ -52,32 +43,7 @@ export async function startSimServer(
   modelDir = MODEL_DIR,
 ): Promise<SimServer> {
   const backend = await SchedulerBackend.open({ device: "sim", modelDir, mode: "reef" });
-  const server = await serve(
-    resolveServeConfig({
-      host: "127.0.0.1",
-      port: 0,
-      grpcPort: 0,
-      device: "sim",
-      models: ["cnn3", "wide6"],
-      ...config,
-    }),
-    backend,
-    { signals: false, log: () => {} },
-  );
-  const http = ReefClient.http(server.httpUrl);
-  const grpc = ReefClient.grpc(server.grpcAddress);
-  return {
-    server,
-    backend,
-    http,
-    grpc,
-    url: server.httpUrl,
-    async [Symbol.asyncDispose]() {
-      http.close();
-      grpc.close();
-      await server.shutdown();
-    },
-  };
+  return serveOnLoopback({ device: "sim", models: ["cnn3", "wide6"], ...config }, backend);
 }
 
 /** The `image` input of `cnn3`: FP16 NHWC [1,16,16,3], element i holding `(seed + i) % 7`. */

@@ -42,6 +42,9 @@ __device__ __forceinline__ bool attention_body(const Block& b, const T* __restri
   const int tid = threadIdx.x;
   const int q0 = b.x * QT, head_off = b.y * HEAD_DIM;
   const size_t seq_row = static_cast<size_t>(b.z) * SEQ;
+  // The flag load overlaps the staging below; its answer goes out at the check point after it.
+  FlagProbe probe;
+  probe.sample(b);
 
   // Stage K (all keys of the head) and the block's Q rows as fp32.
   constexpr int kVecsPerRow = HEAD_DIM / VL;
@@ -59,7 +62,7 @@ __device__ __forceinline__ bool attention_body(const Block& b, const T* __restri
 #pragma unroll
     for (int e = 0; e < VL; ++e) qs[r * HEAD_DIM + d + e] = qv[e];
   }
-  b.poll(kFirstCheck);
+  probe.publish(b, kFirstCheck);
   __syncthreads();
   if (b.stopped(kFirstCheck)) return false;
 

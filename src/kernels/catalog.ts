@@ -47,6 +47,24 @@ export type TemplatePath =
   | "attention"
   | "add";
 
+/**
+ * Templates whose body reaches a check point before its first global write, on every path. Their BE
+ * build skips the entry check (an L2 round trip and a barrier in front of every block): a block
+ * of a kernel queued behind a preemption still leaves at its first check point, having written
+ * nothing.
+ */
+const CHECKS_BEFORE_WRITES: ReadonlySet<TemplatePath> = new Set([
+  "conv_mma",
+  "conv_simt",
+  "gemv",
+  "attention",
+]);
+
+/** Whether the BE build of a kernel of this template must check the flag at block entry. */
+export function needsEntryCheck(path: TemplatePath): boolean {
+  return !CHECKS_BEFORE_WRITES.has(path);
+}
+
 /** One kernel parameter: a storage buffer passed as a typed device pointer. */
 export interface KernelParam {
   /** Parameter name in the generated source. */

@@ -4,7 +4,8 @@
  *
  * - `<m>.cu` (raw): `extern "C" __global__ void k(args...)`.
  * - `<m>.be.cu` (BE): `k(const int* reef_flag, unsigned* reef_done, args...)`: the flag is checked
- *   at block entry and at the body's check points, finished blocks are counted.
+ *   at the body's check points (and at block entry where the body has none before its first
+ *   write), finished blocks are counted.
  * - `<m>.trans.cu` (DKP): `__device__ bool k_dkp(const reef::Block&, const void* params)` behind
  *   an `extern "C" __device__ reef::Body k_body` pointer, plus one generic proxy
  *   `reef_dkp_run(fn, params, gx, gy, gz)` that runs any body over a virtual grid.
@@ -19,7 +20,14 @@
  * @module
  */
 
-import { bodyCall, instantiate, type KernelSpec, type Target, type Workspace } from "./catalog.ts";
+import {
+  bodyCall,
+  instantiate,
+  type KernelSpec,
+  needsEntryCheck,
+  type Target,
+  type Workspace,
+} from "./catalog.ts";
 import type { KernelOp, Precision } from "./ops.ts";
 
 /** One kernel launch of the model, in launch order (the model package's `kernels` entries). */
@@ -169,8 +177,9 @@ function beSource(functions: KernelFunction[]): string {
     parts.push(
       `extern "C" __global__ void ${launchBounds(spec)}\n` +
         `${name}(const int* reef_flag, unsigned* reef_done, ${paramList(spec)}) {\n` +
-        `  reef::Block b;\n` +
-        `  if (!reef::enter_block(reef_flag, b)) return;\n` +
+        (needsEntryCheck(spec.path)
+          ? `  reef::Block b;\n  if (!reef::enter_block(reef_flag, b)) return;\n`
+          : `  const reef::Block b = reef::defer_entry(reef_flag);\n`) +
         `  if (${bodyCall(spec)}) reef::block_done(reef_done);\n` +
         `}\n`,
     );

@@ -10,8 +10,8 @@
 //
 //   REEF_BUILD_RAW  extern "C" __global__ void k(args...)          // the reference build
 //   REEF_BUILD_BE   extern "C" __global__ void k(const int* reef_flag, unsigned* reef_done, args...)
-//                   flag checked at block entry (lazy eviction of queued kernels) and at every check
-//                   point of the body; a block that finishes adds 1 to *reef_done, so the host can
+//                   flag checked at every check point of the body, and at block entry for bodies
+//                   that write before their first check point (lazy eviction of queued kernels); a block that finishes adds 1 to *reef_done, so the host can
 //                   tell exactly which kernels of a preempted task completed.
 //   REEF_BUILD_DKP  __device__ bool k_dkp(const reef::Block&, const void* params), the body behind a
 //                   function pointer with a virtual block index, run by a proxy kernel.
@@ -152,6 +152,21 @@ __device__ __forceinline__ bool enter_block(const int* flag, Block& b) {
   }
   __syncthreads();
   return stop[2] == 0;
+}
+
+// The block context of a BE launch whose body reaches a check point before its first global
+// write (catalog.ts needsEntryCheck): no entry check, so no L2 round trip and no barrier in front
+// of the body's first loads. A block of a kernel queued behind a preemption leaves at that first
+// check point instead, having written nothing.
+__device__ __forceinline__ Block defer_entry(const int* flag) {
+  __shared__ int stop[2];
+#if defined(REEF_CHECK_TRACE)
+  if (first_thread()) {
+    trace_times()[0] = global_ns();
+    trace_times()[1] = 0;
+  }
+#endif
+  return Block{blockIdx.x, blockIdx.y, blockIdx.z, gridDim.x, gridDim.y, gridDim.z, flag, stop};
 }
 
 // Counts a finished block. Read by the host only once the stream is idle, so no fence is needed

@@ -96,7 +96,7 @@ export function emulatedContract(text: string): string {
       `asm volatile("ld.relaxed.gpu.global.s32 %0, [%1];" : "=r"(v) : "l"(flag));`,
       `v = __atomic_load_n(flag, __ATOMIC_RELAXED);`,
     ],
-    [`__shared__ int stop[3];`, `static int stop[3];`],
+    [`__shared__ int stop[`, `static int stop[`],
     [
       `extern __shared__ __align__(16) unsigned char reef_smem[];\n  return reef_smem;`,
       `return emu::shared_base();`,
@@ -106,7 +106,7 @@ export function emulatedContract(text: string): string {
     if (!text.includes(from)) {
       throw new Error(`Cannot emulate reef_kernel.cuh: the line "${from}" is gone`);
     }
-    text = text.replace(from, to);
+    text = text.replaceAll(from, to);
   }
   return text;
 }

@@ -7,8 +7,9 @@
  *   at the body's check points (and at block entry where the body has none before its first
  *   write), finished blocks are counted.
  * - `<m>.trans.cu` (DKP): `__device__ bool k_dkp(const reef::Block&, const void* params)` behind
- *   an `extern "C" __device__ reef::Body k_body` pointer, plus one generic proxy
- *   `reef_dkp_run(fn, params, gx, gy, gz)` that runs any body over a virtual grid.
+ *   an `extern "C" __device__ reef::Body k_body` pointer, plus two proxies:
+ *   `reef_dkp_run(fn, params, gx, gy, gz)` runs any body over a virtual grid, and
+ *   `reef_dkp_pad(rt, ...)` runs an RT kernel with BE blocks on the slots it leaves (padding).
  *
  * Kernels are named `k<index>_<tag>` in order of first use; ops whose instances have equal keys
  * share one kernel. Names are the same in the three builds.
@@ -80,6 +81,9 @@ export interface EmitOptions {
 
 /** Name of the generic DKP proxy kernel in every `.trans.cu`. */
 export const DKP_PROXY = "reef_dkp_run";
+
+/** Name of the padding proxy in every `.trans.cu`: an RT kernel and BE blocks in one launch. */
+export const DKP_PAD = "reef_dkp_pad";
 
 /**
  * Emits the raw, BE and DKP sources and the launch list of a model.
@@ -211,6 +215,23 @@ function dkpSource(functions: KernelFunction[]): string {
       `  for (unsigned i = blockIdx.x; i < total; i += gridDim.x) {\n` +
       `    fn(reef::virtual_block(i, gx, gy, gz), params);\n` +
       `    __syncthreads();\n` +
+      `  }\n` +
+      `}\n`,
+  );
+  parts.push(
+    `// Dynamic kernel padding: one launch of rx * ry * rz + be_count blocks. The first blocks run\n` +
+      `// the RT body over its whole grid; the rest run BE virtual blocks [be_first, be_first +\n` +
+      `// be_count) of a BE body. The block scheduler dispatches in index order, so RT blocks are\n` +
+      `// placed first and BE blocks take the slots left. Both bodies have the launch's block size.\n` +
+      `extern "C" __global__ void __launch_bounds__(${maxThreads})\n` +
+      `${DKP_PAD}(reef::Body rt, const void* rt_params, unsigned rx, unsigned ry, unsigned rz,\n` +
+      `    reef::Body be, const void* be_params, unsigned bx, unsigned by, unsigned bz,\n` +
+      `    unsigned be_first) {\n` +
+      `  const unsigned rt_blocks = rx * ry * rz;\n` +
+      `  if (blockIdx.x < rt_blocks) {\n` +
+      `    rt(reef::virtual_block(blockIdx.x, rx, ry, rz), rt_params);\n` +
+      `  } else {\n` +
+      `    be(reef::virtual_block(be_first + (blockIdx.x - rt_blocks), bx, by, bz), be_params);\n` +
       `  }\n` +
       `}\n`,
   );

@@ -18,7 +18,7 @@ import {
   type Module,
   type Stream,
 } from "../gpu/mod.ts";
-import { DKP_PROXY } from "../kernels/emit.ts";
+import { DKP_PAD, DKP_PROXY } from "../kernels/emit.ts";
 import {
   type KernelCall,
   launchDimensions,
@@ -107,6 +107,8 @@ export class LoadedModel implements Disposable {
   #modules: Module[];
   /** `reef_dkp_run`, the proxy that runs a DKP body over a virtual grid. */
   readonly dkpProxy: Kernel | undefined;
+  /** `reef_dkp_pad`, the proxy that runs an RT kernel and BE blocks in one launch. */
+  readonly dkpPad: Kernel | undefined;
   /**
    * Bytes per kernel in an instance's counter buffer: 4, or 16 when the BE kernels are the
    * check-interval trace build (the counter, padding, the longest stretch in ns).
@@ -123,6 +125,7 @@ export class LoadedModel implements Disposable {
     modules: Module[],
     kernels: LoadedKernel[],
     dkpProxy: Kernel | undefined,
+    dkpPad: Kernel | undefined,
     counterStride: number,
   ) {
     this.device = device;
@@ -131,6 +134,7 @@ export class LoadedModel implements Disposable {
     this.#modules = modules;
     this.kernels = kernels;
     this.dkpProxy = dkpProxy;
+    this.dkpPad = dkpPad;
     this.counterStride = counterStride;
   }
 
@@ -168,6 +172,9 @@ export class LoadedModel implements Disposable {
       const proxy = dkp ? kernelFrom(dkp, DKP_PROXY, pkg.binaries.dkp) : undefined;
       const largest = Math.max(0, ...Object.values(pkg.shared_memory));
       if (proxy && largest > 0) proxy.setMaxDynamicSharedMemory(largest);
+      // A padded launch may host another model's BE body, with that kernel's shared memory.
+      const pad = dkp ? kernelFrom(dkp, DKP_PAD, pkg.binaries.dkp) : undefined;
+      pad?.setMaxDynamicSharedMemory(device.properties.sharedMemoryPerBlockOptin);
       const bodies = dkp ? readBodies(device, dkp, pkg) : new Map<string, Address>();
       const byName = new Map<string, { raw: Kernel; be: Kernel | undefined }>();
       const kernels = pkg.kernels.map((call): LoadedKernel => {
@@ -200,7 +207,16 @@ export class LoadedModel implements Disposable {
         };
       });
       const stride = options.traceBinary === undefined ? 4 : 16;
-      const model = new LoadedModel(device, paths.name, pkg, modules, kernels, proxy, stride);
+      const model = new LoadedModel(
+        device,
+        paths.name,
+        pkg,
+        modules,
+        kernels,
+        proxy,
+        pad,
+        stride,
+      );
       model.#uploadWeights(weights, paths.json);
       return model;
     } catch (error) {
@@ -373,6 +389,46 @@ export class ModelInstance implements Disposable {
         this.#dkpParams[i],
       );
     }
+  }
+
+  /**
+   * Enqueues kernel `index` of this instance (the RT kernel) padded with BE virtual blocks
+   * [`be.first`, `be.first + be.blocks`) of kernel `be.index` of instance `be.instance`, in one
+   * launch of `proxy` (the `reef_dkp_pad` of either model: the caller picks one whose register
+   * allocation covers both bodies). Both kernels must have the same block size.
+   * @throws {Error} when either model was loaded without its DKP build, or the block sizes differ.
+   */
+  launchPadded(
+    stream: Stream,
+    proxy: Kernel,
+    index: number,
+    be: { instance: ModelInstance; index: number; first: number; blocks: number },
+  ): void {
+    const rt = this.model.kernels[index]!;
+    const other = be.instance.model.kernels[be.index]!;
+    if (rt.block[0] !== other.block[0]) {
+      throw new Error(
+        `Cannot pad kernel ${index} of "${this.model.name}" (${rt.block[0]} threads) with kernel ` +
+          `${be.index} of "${be.instance.model.name}" (${other.block[0]} threads)`,
+      );
+    }
+    const params = new KernelParams()
+      .pointer(rt.dkpBody!).pointer(this.dkpArguments(index))
+      .u32(rt.grid[0]).u32(rt.grid[1]).u32(rt.grid[2])
+      .pointer(other.dkpBody!).pointer(be.instance.dkpArguments(be.index))
+      .u32(other.grid[0]).u32(other.grid[1]).u32(other.grid[2])
+      .u32(be.first).bytes();
+    stream.launchPacked(
+      proxy,
+      rt.blocks + be.blocks,
+      1,
+      1,
+      rt.block[0],
+      1,
+      1,
+      Math.max(rt.sharedMemory, other.sharedMemory),
+      params,
+    );
   }
 
   /** Enqueues kernels [from, to) on `stream` with the given build. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DKP_PROXY, emitModel } from "../../src/kernels/emit.ts";
+import { DKP_PAD, DKP_PROXY, emitModel } from "../../src/kernels/emit.ts";
 import { instantiate } from "../../src/kernels/catalog.ts";
 import { conv, representativeOps, view } from "./representative_ops.ts";
 
@@ -37,6 +37,8 @@ Deno.test("the three builds define the same kernels under the same names", () =>
   }
   assert.equal(count(m.files.dkp.text, `${DKP_PROXY}(reef::Body fn, const void* params,`), 1);
   assert.equal(count(m.files.raw.text, DKP_PROXY), 0);
+  assert.equal(count(m.files.dkp.text, `${DKP_PAD}(reef::Body rt, const void* rt_params,`), 1);
+  assert.equal(count(m.files.be.text, DKP_PAD), 0);
 });
 
 Deno.test("launches follow the ops in order and bind the storages of each op", () => {

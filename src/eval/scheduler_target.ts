@@ -155,16 +155,13 @@ export class SchedulerTarget implements BenchTarget, AsyncDisposable {
     return this.#scheduler.nowUs();
   }
 
-  /**
-   * The scheduler's preemption and quiesce latencies. The scheduler reports no kernel-selection
-   * times (they belong to dynamic kernel padding), so that list is empty.
-   */
+  /** The scheduler's preemption, quiesce and (`reef` mode) kernel-selection times. */
   async stats(): Promise<TargetStats> {
     const stats = await this.#scheduler.stats();
     return {
       preemptLatenciesUs: [...stats.preemptLatenciesUs],
       quiesceLatenciesUs: [...stats.quiesceLatenciesUs],
-      selectionTimesUs: [],
+      selectionTimesUs: [...stats.selectionTimesUs],
     };
   }
 

@@ -40,6 +40,11 @@ export interface KernelInfo {
   blocksPerSm: number;
   /** Standalone time of the whole kernel on the device, µs (REEF's `total_latency`). */
   timeUs: number;
+  /**
+   * Time of one wave with j + 1 blocks resident per SM, µs, at index j (REEF's `latency`, from
+   * the profile); empty when not profiled.
+   */
+  waveUs: readonly number[];
 }
 
 /** A loaded model: what the policy needs to launch, preempt and restore its tasks. */
@@ -49,6 +54,14 @@ export interface ModelInfo {
   kernels: KernelInfo[];
   /** Standalone time of one inference, µs (REEF's `model_latency`). */
   latencyUs: number;
+}
+
+/** The BE share of a padded launch: virtual blocks [first, first + blocks) of a BE kernel. */
+export interface PaddingBlocks {
+  readonly instance: InstanceId;
+  readonly kernel: number;
+  readonly first: number;
+  readonly blocks: number;
 }
 
 /** The device operations the scheduler uses. */
@@ -72,6 +85,27 @@ export interface ExecDevice {
    * counters: call {@linkcode ExecDevice.resetCounters} before relaunching kernels that ran.
    */
   launch(stream: StreamId, instance: InstanceId, from: number, to: number, build: Build): void;
+
+  /** Streaming multiprocessors: padding counts the block slots an RT kernel leaves per SM. */
+  readonly smCount: number;
+
+  /**
+   * Resident blocks per SM of a padded launch that runs a kernel of `rtModel` and one of `beModel`
+   * with this block size and dynamic shared memory (the proxy's registers cover both bodies).
+   */
+  paddedOccupancy(
+    rtModel: ModelId,
+    beModel: ModelId,
+    threads: number,
+    sharedMemory: number,
+  ): number;
+
+  /**
+   * Enqueues RT kernel `kernel` of `instance` and the BE blocks `be` as one launch (dynamic kernel
+   * padding): the RT kernel's work and those BE blocks are done when it completes, in the BE
+   * instance's storage. The two kernels must have the same block size. Counters are not touched.
+   */
+  launchPadded(stream: StreamId, instance: InstanceId, kernel: number, be: PaddingBlocks): void;
 
   /** Enqueues, on the stream, the zeroing of the instance's finished-block counters [from, to). */
   resetCounters(stream: StreamId, instance: InstanceId, from: number, to: number): void;

@@ -20,6 +20,7 @@ import {
   Device,
   type Event,
   type HostBuffer,
+  type Kernel,
   KernelParams,
   type Module,
   type Stream,
@@ -33,6 +34,7 @@ import type {
   KernelInfo,
   ModelId,
   ModelInfo,
+  PaddingBlocks,
   StreamId,
   StreamPriority,
 } from "./exec_device.ts";
@@ -132,18 +134,25 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   #runtime: Module;
   #watcher: Watcher | undefined;
   #streams: StreamState[] = [];
-  #models: { loaded: LoadedModel; info: ModelInfo }[] = [];
+  /** Loaded models; `padRegisters` is the registers of the model's padding proxy. */
+  #models: { loaded: LoadedModel; info: ModelInfo; padRegisters: number }[] = [];
   #instances: ModelInstance[] = [];
+  /** The model of each instance, by instance id. */
+  #instanceModels: ModelId[] = [];
   #greatest: number;
   #least: number;
   #io: Stream;
   #doorbell: Doorbell;
   /** Pinned staging buffers of the instances' inputs, by `<instance>/<storage>`. */
   #staging = new Map<string, HostBuffer>();
+  /** Padding proxies' occupancy, by proxy model, block size and shared memory (see #padKey). */
+  #padOccupancy = new Map<number, number>();
+  readonly smCount: number;
 
   constructor(options: GpuExecDeviceOptions = {}) {
     this.device = Device.open(options.ordinal ?? 0);
     this.name = this.device.properties.name;
+    this.smCount = this.device.properties.smCount;
     const { least, greatest } = this.device.streamPriorityRange();
     this.#least = least;
     this.#greatest = greatest;
@@ -198,7 +207,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     const running = this.#pauseWatcher();
     let loaded: LoadedModel;
     try {
-      loaded = await LoadedModel.load(this.device, paths, pkg, weights, { be: true });
+      loaded = await LoadedModel.load(this.device, paths, pkg, weights, { be: true, dkp: true });
     } finally {
       if (running) this.startWatcher();
     }
@@ -210,6 +219,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
       sharedMemory: k.sharedMemory,
       blocksPerSm: k.blocksPerSm,
       timeUs: profile?.kernel_latency[k.call.name]?.total_latency ?? 0,
+      waveUs: profile?.kernel_latency[k.call.name]?.latency ?? [],
     }));
     const info: ModelInfo = {
       id,
@@ -217,7 +227,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
       kernels,
       latencyUs: profile?.model_latency ?? 0,
     };
-    this.#models.push({ loaded, info });
+    this.#models.push({ loaded, info, padRegisters: loaded.dkpPad!.attributes().registers });
     return info;
   }
 
@@ -234,6 +244,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
       this.model(model).createInstance(this.#flag.address)
     );
     this.#instances.push(instance);
+    this.#instanceModels.push(model);
     return this.#instances.length - 1;
   }
 
@@ -266,6 +277,57 @@ export class GpuExecDevice implements ExecDevice, Disposable {
       target.launch(state.stream, from, to, build);
       state.launched += to - from;
     }
+  }
+
+  paddedOccupancy(
+    rtModel: ModelId,
+    beModel: ModelId,
+    threads: number,
+    sharedMemory: number,
+  ): number {
+    const owner = this.#padOwner(rtModel, beModel);
+    // One number per (model, block size, shared memory): models < 2^20, threads <= 1024, shared
+    // memory < 2^18 bytes; a key that is not a string keeps the lookup free of allocation.
+    const key = (owner * 2048 + threads) * 262144 + sharedMemory;
+    let blocks = this.#padOccupancy.get(key);
+    if (blocks === undefined) {
+      blocks = this.#padProxy(owner).occupancy(threads, sharedMemory);
+      this.#padOccupancy.set(key, blocks);
+    }
+    return blocks;
+  }
+
+  launchPadded(stream: StreamId, instance: InstanceId, kernel: number, be: PaddingBlocks): void {
+    const rt = this.instance(instance);
+    const other = this.instance(be.instance);
+    const state = this.#streams[stream]!;
+    const owner = this.#padOwner(
+      this.#instanceModels[instance]!,
+      this.#instanceModels[be.instance]!,
+    );
+    rt.launchPadded(state.stream, this.#padProxy(owner), kernel, {
+      instance: other,
+      index: be.kernel,
+      first: be.first,
+      blocks: be.blocks,
+    });
+    if (state.tracker) state.tracker.recorded(state.stream);
+    else state.launched++;
+  }
+
+  /**
+   * The model whose padding proxy hosts a kernel of each: the one with more registers. A proxy's
+   * registers cover every body of its own module (ptxas sizes a kernel with indirect calls for all
+   * of them), so the larger one covers the other model's bodies too.
+   */
+  #padOwner(a: ModelId, b: ModelId): ModelId {
+    return this.#models[b]!.padRegisters > this.#models[a]!.padRegisters ? b : a;
+  }
+
+  #padProxy(model: ModelId): Kernel {
+    const pad = this.model(model).dkpPad;
+    if (!pad) throw new Error(`Model ${model} was loaded without its DKP build`);
+    return pad;
   }
 
   resetCounters(stream: StreamId, instance: InstanceId, from: number, to: number): void {

@@ -20,6 +20,12 @@ export type { Mode } from "./mode.ts";
 export { DEFAULT_DEVICE_QUEUE_CAP, SchedulerPolicy, UNBOUNDED_DEVICE_QUEUE } from "./policy.ts";
 export type { PolicyOptions } from "./policy.ts";
 export { runVirtual } from "./drive.ts";
-export type { RtKernelLaunch, RtKernelPadder, WaitingBeTask } from "./rt_padding.ts";
+export {
+  choosePadding,
+  KernelPadder,
+  type PaddingCursor,
+  type RtKernelLaunch,
+  type RtKernelPadder,
+} from "./padding.ts";
 export type { PreemptionRecord, RestoreRecord, SchedulerStats } from "./stats.ts";
 export type { Priority, TaskResult, TaskTimings } from "./task.ts";

@@ -15,7 +15,7 @@ import type { Build, StreamPriority } from "./exec_device.ts";
  * - `stream-prio`: as `stream`, with RT streams at high priority (the NVIDIA-native baseline).
  * - `wait`: set the preempt flag, wait until BE streams are idle, then launch RT (wait-based).
  * - `reset`: REEF's reset-based preemption: drop host queues, set the flag, launch RT at once.
- * - `reef`: `reset` plus a per-RT-kernel padding hook (dynamic kernel padding plugs in there).
+ * - `reef`: `reset` plus dynamic kernel padding: RT kernels carry BE blocks (src/scheduler/padding.ts).
  */
 export type Mode = "rt-only" | "seq" | "stream" | "stream-prio" | "wait" | "reset" | "reef";
 

@@ -25,7 +25,7 @@ import { Fifo } from "./fifo.ts";
 import { checkInputs } from "./inputs.ts";
 import { MinHeap } from "./min_heap.ts";
 import { type Mode, type ModeTraits, modeTraits } from "./mode.ts";
-import type { RtKernelPadder, WaitingBeTask } from "./rt_padding.ts";
+import type { PaddingCursor, RtKernelPadder } from "./padding.ts";
 import type { PreemptionRecord, RestoreRecord, SchedulerStats } from "./stats.ts";
 import type { ClientId, Priority, TaskRequest, TaskResult } from "./task.ts";
 
@@ -74,8 +74,14 @@ interface TaskState {
   /** First kernel of the current run: the restore point lies in [runFrom, next]. */
   runFrom: number;
   preemptions: number;
-  /** Preempted and waiting for the RT work to end. */
+  /** Preempted (or started for padding) and waiting for the RT work to end. */
   held: boolean;
+  /** Held with its restore point applied: `next` is its first kernel not done (padding). */
+  restored: boolean;
+  /** Blocks of kernel `next` already run in padded launches. */
+  padBlock: number;
+  /** Some of its kernels ran in padded launches on the RT stream since it was last held. */
+  padded: boolean;
 }
 
 interface MutablePreemption {
@@ -85,6 +91,8 @@ interface MutablePreemption {
   rtLaunchUs: number;
   readonly tasks: TaskState[];
   readonly restores: RestoreRecord[];
+  /** Whether the restore points were read (at quiesce with padding, else on resume). */
+  restored: boolean;
 }
 
 /** Exclusive-mode phases: BE queues run; RT waits for BE device work; RT runs, BE held. */
@@ -207,6 +215,9 @@ export class SchedulerPolicy {
       runFrom: 0,
       preemptions: 0,
       held: false,
+      restored: false,
+      padBlock: 0,
+      padded: false,
     };
     this.#live.add(task.id);
     this.#submitted[queue.priority]++;
@@ -271,6 +282,7 @@ export class SchedulerPolicy {
       quiesceLatenciesUs: preemptions.filter((p) => !Number.isNaN(p.quiescedUs))
         .map((p) => p.quiescedUs - p.preemptUs),
       relaunchedKernels: this.#relaunched,
+      selectionTimesUs: this.#padder?.selectionTimesUs() ?? [],
     };
   }
 
@@ -321,11 +333,13 @@ export class SchedulerPolicy {
   #tryComplete(queue: QueueState, out: TaskResult[]): boolean {
     const task = queue.tasks.peek();
     if (
-      task === undefined || Number.isNaN(task.startedUs) || task.held ||
+      task === undefined || Number.isNaN(task.startedUs) ||
       task.next < task.model.info.kernels.length || !this.#device.idle(queue.stream)
     ) {
       return false;
     }
+    // A held task is done only when padding ran its last kernels, once the RT stream has.
+    if (task.held && !(task.padded && this.#device.idle(this.#rtQueue!.stream))) return false;
     const finished = this.#device.now();
     const instance = task.instance!.id;
     const outputs = new Map<string, Uint8Array>();
@@ -362,7 +376,7 @@ export class SchedulerPolicy {
     let progressed = false;
     const preemption = this.#preemption;
     if (preemption !== undefined && Number.isNaN(preemption.quiescedUs) && this.#beIdle()) {
-      preemption.quiescedUs = this.#device.now();
+      this.#quiesced(preemption);
       progressed = true;
     }
     if (this.#phase === "be") {
@@ -384,6 +398,7 @@ export class SchedulerPolicy {
     const rtQueue = this.#rtQueue!;
     const head = rtQueue.tasks.peek();
     if (head !== undefined) {
+      if (this.#padder !== undefined && this.#startForPadding()) progressed = true;
       const current = this.#preemption;
       const firstLaunch = head.next === 0 && current !== undefined &&
         Number.isNaN(current.rtLaunchUs);
@@ -396,6 +411,7 @@ export class SchedulerPolicy {
       if (!this.#beIdle()) return progressed;
       this.#resume();
     }
+    this.#releaseHeld();
     this.#phase = "be";
     this.#runBe();
     return true;
@@ -452,17 +468,7 @@ export class SchedulerPolicy {
     const to = Math.min(count, task.next + room);
     const instance = task.instance!.id;
     if (this.#padder !== undefined && queue === this.#rtQueue) {
-      const waiting = this.#waitingBe();
-      for (let kernel = task.next; kernel < to; kernel++) {
-        this.#padder.launchRtKernel({
-          device: this.#device,
-          stream: queue.stream,
-          instance,
-          model: task.model.info,
-          kernel,
-          waiting,
-        });
-      }
+      this.#launchPadded(task, to);
     } else {
       this.#device.launch(queue.stream, instance, task.next, to, queue.build);
     }
@@ -470,20 +476,62 @@ export class SchedulerPolicy {
     return true;
   }
 
-  #waitingBe(): WaitingBeTask[] {
-    const waiting: WaitingBeTask[] = [];
+  /**
+   * Launches RT kernels [task.next, to) through the padder, with the held BE tasks it may pad
+   * from: those restored, not finished, whose own streams are idle (their uploads landed).
+   */
+  #launchPadded(task: TaskState, to: number): void {
+    const padded: TaskState[] = [];
+    const cursors: PaddingCursor[] = [];
     for (const queue of this.#beQueues) {
-      const task = queue.tasks.peek();
-      if (task?.instance === undefined) continue;
-      waiting.push({
-        task: task.id,
-        model: task.model.info,
-        instance: task.instance.id,
-        stream: queue.stream,
-        fromKernel: task.runFrom,
+      const be = queue.tasks.peek();
+      if (
+        be === undefined || !be.restored || be.next >= be.model.info.kernels.length ||
+        !this.#device.idle(queue.stream)
+      ) {
+        continue;
+      }
+      padded.push(be);
+      cursors.push({
+        model: be.model.info,
+        instance: be.instance!.id,
+        kernel: be.next,
+        block: be.padBlock,
       });
     }
-    return waiting;
+    this.#padder!.launchRtKernels({
+      device: this.#device,
+      stream: task.queue.stream,
+      instance: task.instance!.id,
+      model: task.model.info,
+      from: task.next,
+      to,
+      cursors,
+    });
+    padded.forEach((be, i) => {
+      const cursor = cursors[i]!;
+      if (cursor.kernel === be.next && cursor.block === be.padBlock) return;
+      be.next = cursor.kernel;
+      be.padBlock = cursor.block;
+      be.padded = true;
+    });
+  }
+
+  /**
+   * Padding: starts BE queue heads that arrived while RT work runs (inputs uploaded on their own
+   * streams) and holds them with nothing done, so RT kernels can carry their blocks.
+   */
+  #startForPadding(): boolean {
+    let started = false;
+    for (const queue of this.#beQueues) {
+      const task = queue.tasks.peek();
+      if (task === undefined || !Number.isNaN(task.startedUs)) continue;
+      this.#start(task);
+      task.held = true;
+      task.restored = true;
+      started = true;
+    }
+    return started;
   }
 
   /** Whether any BE queue's head task has started and not completed. */
@@ -519,22 +567,27 @@ export class SchedulerPolicy {
       rtLaunchUs: NaN,
       tasks,
       restores: [],
+      restored: false,
     };
     this.#preemption = preemption;
     this.#preemptions.push(preemption);
     this.#device.setPreemptFlag(1);
     // BE work may already be gone (a task between two launches); then it quiesced right here.
-    if (this.#beIdle()) preemption.quiescedUs = this.#device.now();
+    if (this.#beIdle()) this.#quiesced(preemption);
   }
 
-  /** With RT work done and BE streams idle: read restore points, clear the flag, rewind. */
-  #resume(): void {
-    const preemption = this.#preemption!;
+  /** BE streams went idle after a preemption; with padding, restore at once to pad from there. */
+  #quiesced(preemption: MutablePreemption): void {
+    preemption.quiescedUs = this.#device.now();
+    if (this.#padder !== undefined) this.#restore(preemption);
+  }
+
+  /** Reads the preempted tasks' restore points and rewinds them there (BE streams idle). */
+  #restore(preemption: MutablePreemption): void {
     const device = this.#device;
     const points = preemption.tasks.map((t) =>
       device.restorePoint(t.instance!.id, t.runFrom, t.next)
     );
-    device.setPreemptFlag(0);
     preemption.tasks.forEach((task, i) => {
       const from = points[i]!;
       preemption.restores.push({ task: task.id, from, launched: task.next });
@@ -544,8 +597,32 @@ export class SchedulerPolicy {
       }
       task.next = from;
       task.runFrom = from;
-      task.held = false;
+      task.restored = true;
     });
+    preemption.restored = true;
+  }
+
+  /** With RT work done and BE streams idle: restore if not yet done, clear the flag. */
+  #resume(): void {
+    const preemption = this.#preemption!;
+    if (!preemption.restored) this.#restore(preemption);
+    this.#device.setPreemptFlag(0);
     this.#preemption = undefined;
+  }
+
+  /**
+   * Lets held BE tasks run on their own streams again, each from its first kernel not done; a
+   * kernel that padding ran in part runs again whole.
+   */
+  #releaseHeld(): void {
+    for (const queue of this.#beQueues) {
+      const task = queue.tasks.peek();
+      if (task === undefined || !task.held) continue;
+      task.held = false;
+      task.restored = false;
+      task.runFrom = task.next;
+      task.padBlock = 0;
+      task.padded = false;
+    }
   }
 }

@@ -50,4 +50,9 @@ export interface SchedulerStats {
   readonly quiesceLatenciesUs: readonly number[];
   /** Kernels launched again because of preemptions (restore overhead). */
   readonly relaunchedKernels: number;
+  /**
+   * `reef` mode: mean kernel-selection time per RT kernel of each RT launch that had BE work to
+   * pad from, µs (empty in other modes).
+   */
+  readonly selectionTimesUs: readonly number[];
 }

@@ -19,6 +19,7 @@ import { type BlobLayout, blobLayout } from "./arena.ts";
 import type { CreateDevice, DeviceHandle, DeviceModel } from "./device_handle.ts";
 import { nextWakeUs, settle } from "./drive.ts";
 import { SchedulerPolicy } from "./policy.ts";
+import { KernelPadder } from "./padding.ts";
 import {
   CLOCK_BYTE_OFFSET,
   COMPLETION_FIELDS,
@@ -71,6 +72,7 @@ class WorkerState {
     this.policy = new SchedulerPolicy(handle.device, {
       mode: start.mode,
       deviceQueueCap: start.deviceQueueCap,
+      ...(start.mode === "reef" ? { padder: new KernelPadder() } : {}),
     });
     this.control = new Int32Array(b.control, 0, CLOCK_BYTE_OFFSET / 4);
     this.clock = new Float64Array(b.control, CLOCK_BYTE_OFFSET, 1);

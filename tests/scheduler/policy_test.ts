@@ -5,7 +5,7 @@ import type { SimOptions } from "../../src/gpu/sim/options.ts";
 import { runVirtual, settle } from "../../src/scheduler/drive.ts";
 import type { Mode } from "../../src/scheduler/mode.ts";
 import { type PolicyOptions, SchedulerPolicy } from "../../src/scheduler/policy.ts";
-import type { RtKernelLaunch } from "../../src/scheduler/rt_padding.ts";
+import { KernelPadder, type RtKernelLaunch } from "../../src/scheduler/padding.ts";
 import type { TaskResult } from "../../src/scheduler/task.ts";
 import { deviceWithModels, inputsFor, ReferenceRunner } from "./_harness.ts";
 
@@ -253,29 +253,68 @@ Deno.test("the device-queue cap bounds BE kernels in flight", async () => {
   assert.equal(device.maxInFlight(device.kernelTrace[0]!.stream), 3);
 });
 
-Deno.test("reef: with a padder, every RT kernel is launched through it, in order", async () => {
-  const calls: { kernel: number; waiting: number[] }[] = [];
+Deno.test("reef: RT kernels go through the padder, with the held BE task to pad from", async () => {
+  const calls: { from: number; to: number; cursors: number[] }[] = [];
   const padder = {
-    launchRtKernel(launch: RtKernelLaunch): void {
-      calls.push({ kernel: launch.kernel, waiting: launch.waiting.map((w) => w.task) });
-      launch.device.launch(launch.stream, launch.instance, launch.kernel, launch.kernel + 1, "raw");
+    launchRtKernels(launch: RtKernelLaunch): void {
+      calls.push({
+        from: launch.from,
+        to: launch.to,
+        cursors: launch.cursors.map((c) => c.kernel),
+      });
+      launch.device.launch(launch.stream, launch.instance, launch.from, launch.to, "raw");
     },
+    selectionTimesUs: () => [],
   };
   const { policy, submit, run } = await setup("reef", { padder });
   submit(1, "chain6", policy.openClient("be", "be"));
   submit(10, "rt3", policy.openClient("rt", "rt"), 100);
   run();
-  assert.deepEqual(calls, [
-    { kernel: 0, waiting: [1] },
-    { kernel: 1, waiting: [1] },
-    { kernel: 2, waiting: [1] },
-  ]);
+  // The BE task is still draining when the RT task launches: nothing to pad from yet.
+  assert.deepEqual(calls, [{ from: 0, to: 3, cursors: [] }]);
   assert.equal(policy.stats().preemptions.length, 1);
+});
+
+Deno.test("reef: padding runs held BE tasks inside RT kernels; none finishes before its blocks", async () => {
+  const { device, policy, submit, run } = await setup("reef", { padder: new KernelPadder() });
+  const be = policy.openClient("be", "be");
+  const rt = policy.openClient("rt", "rt");
+  // rt3 as BE work has the RT kernels' block size: its blocks can ride in them.
+  for (let i = 0; i < 3; i++) submit(1 + i, "rt3", be, 30);
+  for (let i = 0; i < 8; i++) submit(10 + i, "rt3", rt, 50);
+  const results = run();
+  const rtEnd = Math.max(
+    ...[10, 11, 12, 13, 14, 15, 16, 17].map((id) => results.get(id)!.timings.finished),
+  );
+  for (const id of [1, 2, 3]) {
+    assert.ok(results.get(id)!.timings.finished < rtEnd, `BE task ${id} finished by padding`);
+  }
+  const stats = policy.stats();
+  assert.ok(stats.selectionTimesUs.length > 0 && stats.selectionTimesUs.every((t) => t >= 0));
+  // Padded BE blocks never ran on the BE stream: it ran only the kernels before the preemption.
+  const beStreamKernels = device.kernelTrace.filter((r) => r.build === "be").length;
+  assert.ok(beStreamKernels < 9, `${beStreamKernels} BE-build kernels of 9`);
+});
+
+Deno.test("reef: random arrivals with padding lose no task and corrupt no output", async () => {
+  for (const seed of [1, 2, 3]) {
+    const { policy, submit, run } = await setup("reef", { padder: new KernelPadder() }, { seed });
+    const clients = [policy.openClient("be", "a"), policy.openClient("be", "b")];
+    const rt = policy.openClient("rt", "rt");
+    let state = seed;
+    const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    let id = 0;
+    for (let i = 0; i < 12; i++) {
+      submit(++id, random() < 0.5 ? "rt3" : "chain6", clients[i % 2]!, random() * 2000);
+    }
+    for (let i = 0; i < 12; i++) submit(++id, "rt3", rt, random() * 2000);
+    run();
+  }
 });
 
 Deno.test("invalid options are refused", async () => {
   const { device } = await deviceWithModels([]);
-  const padder = { launchRtKernel(): void {} };
+  const padder = new KernelPadder();
   assert.throws(() => new SchedulerPolicy(device, { mode: "reset", padder }), {
     message: 'Option "padder" needs mode "reef", got mode "reset"',
   });

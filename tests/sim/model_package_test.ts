@@ -47,6 +47,7 @@ Deno.test("readSimPackage reads shapes, shared memory, profile times and REEF's 
     block: [256, 1, 1],
     sharedMemory: 4096,
     timeUs: 40,
+    waveUs: [40, 40, 40, 40, 40, 40, 40, 40],
     blocksPerSm: undefined,
   });
   assert.equal(pkg.latencyUs, 400);

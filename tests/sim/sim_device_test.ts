@@ -233,6 +233,7 @@ Deno.test("occupancy follows threads and shared memory; a block too large is ref
       block: [threads, 1, 1],
       sharedMemory,
       timeUs: 10,
+      waveUs: [],
       blocksPerSm: undefined,
     }],
     latencyUs: 10,

@@ -31,6 +31,8 @@ export interface SimKernelSpec {
   readonly sharedMemory: number;
   /** Standalone time of the whole kernel, µs (the profile's `total_latency`). */
   readonly timeUs: number;
+  /** One wave's time with j + 1 blocks per SM at index j (the profile's `latency`), µs. */
+  readonly waveUs: readonly number[];
   /** Resident blocks per SM from the profile's `blocks_per_sm`, if given. */
   readonly blocksPerSm: number | undefined;
 }
@@ -90,6 +92,7 @@ export function toSimPackage(
       block,
       sharedMemory: pkg.shared_memory[kernel.name] ?? 0,
       timeUs: time.total_latency,
+      waveUs: time.latency,
       blocksPerSm: profile.blocks_per_sm?.[kernel.name],
     };
   });

@@ -13,6 +13,8 @@
  *   blocksPerSm))`), scaled by an optional seeded jitter per kernel run.
  * - Host costs: every host call advances virtual time by its modelled cost (a launch ~4 µs, a flag
  *   write 7 µs), processing device events meanwhile, as a real host thread would be blocked.
+ * - Padding: a padded launch runs as its RT kernel does; its BE blocks are counted as done when it
+ *   ends, without taking SM room (selection only pads blocks that fit in the RT kernel's time).
  * - The preempt flag: `be`-build blocks dispatched while it is set exit at entry (a dispatcher cost
  *   per block); running ones stop at their next check point and are not counted as finished.
  * - Data flow: instead of bytes, each kernel of an instance holds a digest of its inputs' digests,
@@ -29,6 +31,7 @@ import type {
   KernelInfo,
   ModelId,
   ModelInfo,
+  PaddingBlocks,
   StreamId,
   StreamPriority,
 } from "../../scheduler/exec_device.ts";
@@ -107,6 +110,8 @@ interface SimInstance {
   readonly counters: Int32Array;
   /** Data digest per kernel: what its output buffers hold. */
   readonly values: Uint32Array;
+  /** Blocks of each kernel done by padded launches since the kernel last ran whole. */
+  readonly padded: Int32Array;
   readonly inputTags: Map<string, number>;
   /** Operations enqueued on any stream and not finished. */
   opsInFlight: number;
@@ -119,6 +124,10 @@ interface KernelOp {
   readonly build: Build;
   readonly launchUs: number;
   readonly readyUs: number;
+  /** BE blocks padded into this launch. */
+  readonly pad:
+    | { readonly instance: SimInstance; readonly index: number; readonly blocks: number }
+    | undefined;
 }
 
 interface ResetOp {
@@ -295,6 +304,7 @@ export class SimDevice implements ExecDevice, VirtualClock {
           sharedMemory: k.sharedMemory,
           blocksPerSm,
           timeUs: k.timeUs,
+          waveUs: k.waveUs,
         },
         units: OCCUPANCY_UNITS / blocksPerSm,
         blockUs: k.timeUs / waves,
@@ -361,6 +371,7 @@ export class SimDevice implements ExecDevice, VirtualClock {
       model: m,
       counters: new Int32Array(n),
       values: new Uint32Array(n),
+      padded: new Int32Array(n),
       inputTags: new Map(),
       opsInFlight: 0,
     });
@@ -385,8 +396,55 @@ export class SimDevice implements ExecDevice, VirtualClock {
         build,
         launchUs: this.#now,
         readyUs: this.#now + o.gpuLaunchLatencyUs,
+        pad: undefined,
       });
     }
+  }
+
+  /** SMs of the device. */
+  get smCount(): number {
+    return this.options.sms;
+  }
+
+  /** Blocks per SM that the block size and shared memory allow (no register model). */
+  paddedOccupancy(
+    _rtModel: ModelId,
+    _beModel: ModelId,
+    threads: number,
+    sharedMemory: number,
+  ): number {
+    const o = this.options;
+    return Math.min(
+      o.maxBlocksPerSm,
+      Math.floor(o.maxThreadsPerSm / threads),
+      sharedMemory > 0 ? Math.floor(o.sharedMemoryPerSm / sharedMemory) : Infinity,
+    );
+  }
+
+  /** Enqueues the RT kernel; the BE blocks count as done when it ends (see the module notes). */
+  launchPadded(stream: StreamId, instance: InstanceId, kernel: number, be: PaddingBlocks): void {
+    const s = this.#stream(stream, "launch on");
+    const inst = this.#instance(instance, "launch");
+    const other = this.#instance(be.instance, "pad");
+    this.#checkRange(inst, kernel, kernel + 1, "launch");
+    this.#checkRange(other, be.kernel, be.kernel + 1, "pad");
+    const total = other.model.kernels[be.kernel]!.info.blocks;
+    if (be.first < 0 || be.blocks < 1 || be.first + be.blocks > total) {
+      throw new RangeError(
+        `Cannot pad: blocks [${be.first}, ${be.first + be.blocks}) of a kernel of ${total} blocks`,
+      );
+    }
+    this.#hostWork(this.options.hostLaunchUs);
+    other.opsInFlight++;
+    this.#enqueue(s, {
+      kind: "kernel",
+      instance: inst,
+      index: kernel,
+      build: "raw",
+      launchUs: this.#now,
+      readyUs: this.#now + this.options.gpuLaunchLatencyUs,
+      pad: { instance: other, index: be.kernel, blocks: be.blocks },
+    });
   }
 
   /** Enqueues the zeroing of counters [from, to). */
@@ -689,6 +747,8 @@ export class SimDevice implements ExecDevice, VirtualClock {
       mix32(previous, complete ? model.salt : ~model.salt),
       op.index + 1,
     );
+    inst.padded[op.index] = 0;
+    if (op.pad) this.#finishPadding(op.pad);
     if (this.options.trace) {
       this.#kernelTrace.push({
         stream: stream.id,
@@ -707,6 +767,17 @@ export class SimDevice implements ExecDevice, VirtualClock {
       });
     }
     this.#retireHead(stream);
+  }
+
+  /** Adds a padded launch's BE blocks; the BE kernel's outputs are written once all are done. */
+  #finishPadding(pad: NonNullable<KernelOp["pad"]>): void {
+    const inst = pad.instance;
+    inst.opsInFlight--;
+    inst.padded[pad.index]! += pad.blocks;
+    if (inst.padded[pad.index]! < inst.model.kernels[pad.index]!.info.blocks) return;
+    inst.padded[pad.index] = 0;
+    const previous = pad.index === 0 ? this.#inputDigest(inst) : inst.values[pad.index - 1]!;
+    inst.values[pad.index] = mix32(mix32(previous, inst.model.salt), pad.index + 1);
   }
 
   #inputDigest(inst: SimInstance): number {

@@ -1,0 +1,149 @@
+/**
+ * Dynamic kernel padding (DKP), REEF's second mechanism: while RT work runs, each RT kernel is
+ * launched together with BE blocks that fill the SM slots it leaves idle, in one launch of a proxy
+ * kernel (src/kernels/emit.ts, `reef_dkp_pad`), so BE work progresses without delaying RT work.
+ *
+ * Selection is REEF's first fit over the waiting BE tasks, repaired:
+ * - only the task's next kernel is considered, with the RT kernel's block size (a proxy block runs
+ *   either body with all its threads, so no thread sits out a barrier);
+ * - occupancy comes from the device: the proxy's resident blocks per SM with the larger shared
+ *   memory and the registers of both bodies (REEF's own calculation ignored shared memory). The RT
+ *   kernel must fit in one wave of that, and of its own occupancy: padding never adds an RT wave;
+ * - the BE blocks go to the slots the RT blocks leave, as many rounds of them as fit in the RT
+ *   kernel's profiled time at that occupancy (REEF's `latency` table, else its time per wave);
+ * - progress is exact: the caller's cursor advances by the blocks launched, and the policy reports
+ *   a BE task finished only once the RT stream has run its last padded block.
+ * @module
+ */
+
+import type { ExecDevice, InstanceId, KernelInfo, ModelInfo, StreamId } from "./exec_device.ts";
+
+/** A BE task the padder may take blocks from; the padder advances it past what it launches. */
+export interface PaddingCursor {
+  readonly model: ModelInfo;
+  readonly instance: InstanceId;
+  /** Next kernel not done (every kernel before it is). */
+  kernel: number;
+  /** Next block of that kernel not launched in a padded launch. */
+  block: number;
+}
+
+/** RT kernels [from, to) of an instance, to launch in order. */
+export interface RtKernelLaunch {
+  readonly device: ExecDevice;
+  readonly stream: StreamId;
+  readonly instance: InstanceId;
+  readonly model: ModelInfo;
+  readonly from: number;
+  readonly to: number;
+  /** BE tasks held back by the RT work, in queue order (earlier queues first). */
+  readonly cursors: readonly PaddingCursor[];
+}
+
+/** Launches RT kernels, possibly padded with BE blocks. */
+export interface RtKernelPadder {
+  /** Enqueues the RT kernels on the launch's stream and advances the cursors it pads from. */
+  launchRtKernels(launch: RtKernelLaunch): void;
+  /**
+   * Mean selection time per RT kernel of each {@linkcode RtKernelPadder.launchRtKernels} call that
+   * had BE work to choose from, µs, oldest first (each kernel's selection is timed on its own).
+   */
+  selectionTimesUs(): number[];
+}
+
+/** What {@linkcode choosePadding} picked: blocks [cursor.block, cursor.block + blocks). */
+export interface PaddingChoice {
+  readonly cursor: PaddingCursor;
+  readonly blocks: number;
+  /** Resident blocks per SM of the padded launch. */
+  readonly occupancy: number;
+}
+
+/** The device facts selection needs. */
+export type PaddingDevice = Pick<ExecDevice, "smCount" | "paddedOccupancy">;
+
+/**
+ * The time of one block of `be` with `occupancy` blocks per SM, µs: its profiled wave time at that
+ * occupancy (the last one profiled, if fewer), else its standalone time per wave; NaN when
+ * unknown.
+ */
+export function beBlockUs(be: KernelInfo, occupancy: number, sms: number): number {
+  if (be.waveUs.length > 0) return be.waveUs[Math.min(occupancy, be.waveUs.length) - 1]!;
+  return be.timeUs > 0 ? be.timeUs / Math.ceil(be.blocks / (sms * be.blocksPerSm)) : NaN;
+}
+
+/**
+ * First fit: the first cursor whose next kernel can ride in RT kernel `kernel` of `rtModel`, with
+ * how many of its blocks; undefined when none can (see the module notes for the rules).
+ */
+export function choosePadding(
+  device: PaddingDevice,
+  rtModel: ModelInfo,
+  kernel: number,
+  cursors: readonly PaddingCursor[],
+): PaddingChoice | undefined {
+  const rt = rtModel.kernels[kernel]!;
+  const sms = device.smCount;
+  if (!(rt.timeUs > 0) || rt.blocks > sms * rt.blocksPerSm) return undefined;
+  for (const cursor of cursors) {
+    const be = cursor.model.kernels[cursor.kernel];
+    if (be === undefined || be.threads !== rt.threads) continue;
+    const occupancy = device.paddedOccupancy(
+      rtModel.id,
+      cursor.model.id,
+      rt.threads,
+      Math.max(rt.sharedMemory, be.sharedMemory),
+    );
+    const idle = sms * occupancy - rt.blocks;
+    if (idle <= 0) continue;
+    const rounds = Math.floor(rt.timeUs / beBlockUs(be, occupancy, sms));
+    if (!(rounds >= 1)) continue;
+    return { cursor, blocks: Math.min(idle * rounds, be.blocks - cursor.block), occupancy };
+  }
+  return undefined;
+}
+
+/** Moves a cursor past `blocks` padded blocks of its kernel. */
+export function advanceCursor(cursor: PaddingCursor, blocks: number): void {
+  cursor.block += blocks;
+  if (cursor.block >= cursor.model.kernels[cursor.kernel]!.blocks) {
+    cursor.kernel++;
+    cursor.block = 0;
+  }
+}
+
+/** The padder of `reef` mode: {@linkcode choosePadding} per RT kernel, padded or plain launch. */
+export class KernelPadder implements RtKernelPadder {
+  readonly #selectionUs: number[] = [];
+
+  launchRtKernels(launch: RtKernelLaunch): void {
+    const { device, stream, instance, model, cursors, from, to } = launch;
+    if (cursors.length === 0 || to <= from) {
+      device.launch(stream, instance, from, to, "raw");
+      return;
+    }
+    let selectionMs = 0;
+    for (let kernel = from; kernel < to; kernel++) {
+      const start = performance.now();
+      const choice = choosePadding(device, model, kernel, cursors);
+      selectionMs += performance.now() - start;
+      if (choice === undefined) {
+        device.launch(stream, instance, kernel, kernel + 1, "raw");
+        continue;
+      }
+      const { cursor, blocks } = choice;
+      device.launchPadded(stream, instance, kernel, {
+        instance: cursor.instance,
+        kernel: cursor.kernel,
+        first: cursor.block,
+        blocks,
+      });
+      advanceCursor(cursor, blocks);
+    }
+    this.#selectionUs.push((selectionMs * 1000) / (to - from));
+  }
+
+  selectionTimesUs(): number[] {
+    return [...this.#selectionUs];
+  }
+}

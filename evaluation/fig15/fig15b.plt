@@ -1,7 +1,7 @@
-# Fig. 15b: overall throughput with dynamic kernel padding
+# Fig. 15b: BE throughput beside back-to-back RT work
 data = ARG1; out = ARG2; fmt = ARG3; note = ARGC >= 4 ? ARG4 : ""
-figtitle = "Fig. 15b: overall throughput with dynamic kernel padding"
+figtitle = "Fig. 15b: BE throughput beside back-to-back RT work"
 load "lib/common.plt"
 set xlabel "Model"
-set ylabel "Overall throughput (req/s)"
+set ylabel "BE inferences completed while RT runs (req/s)"
 load "lib/clustered.plt"

@@ -19,7 +19,7 @@ import { runFileBaseName } from "./results.ts";
 import { BUILTIN_WORKLOADS, loadBuiltinWorkload, loadWorkload } from "./workload.ts";
 
 /** The summary files a session can write. */
-export type ReportKind = "disb" | "preemption" | "rt-latency";
+export type ReportKind = "disb" | "preemption" | "rt-latency" | "dkp";
 
 /** The group of a run that is not part of an experiment: a workload named on the command line. */
 export const WORKLOAD_GROUP = "workload";
@@ -95,6 +95,7 @@ export const REPORT_GROUPS: Record<ReportKind, readonly RunGroup[]> = {
   disb: [WORKLOAD_GROUP, ...DISB_EXPERIMENTS],
   preemption: PREEMPTION_EXPERIMENTS,
   "rt-latency": ["rt-latency"],
+  dkp: ["dkp"],
 };
 
 /** The experiments a group target runs. */
@@ -102,6 +103,7 @@ const GROUP_TARGETS: Record<string, readonly ExperimentId[]> = {
   disb: DISB_EXPERIMENTS,
   preemption: PREEMPTION_EXPERIMENTS,
   "rt-latency": ["rt-latency"],
+  dkp: ["dkp"],
 };
 
 function figureId(target: string): FigureId | undefined {

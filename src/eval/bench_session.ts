@@ -37,6 +37,7 @@ import { figureNote, renderFigure } from "./figures.ts";
 import type { ProgressSink } from "./progress.ts";
 import {
   disbReport,
+  dkpReport,
   preemptionReport,
   type ReportHeader,
   rtLatencyReport,
@@ -280,6 +281,16 @@ async function profileSummaries(
   return { summaries, sources: [...sources] };
 }
 
+/** models.json's rows and where they came from, for dkp.json's fig16; undefined without one. */
+async function modelsBenchRows(
+  outDir: string,
+): Promise<{ source: string; rows: BuildOverheadRow[] } | undefined> {
+  const report = await modelsBenchReport(outDir);
+  return report === undefined
+    ? undefined
+    : { source: `${join(outDir, "models.json")} (${report.device})`, rows: report.models };
+}
+
 /** The rows of models.json (`reef bench models`) in the output folder, or undefined. */
 async function modelsBenchReport(
   outDir: string,
@@ -290,10 +301,10 @@ async function modelsBenchReport(
     report = JSON.parse(await Deno.readTextFile(path));
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new Error(`Cannot read "${path}" for figure 16a: ${errorText(error)}`);
+    throw new Error(`Cannot read "${path}" (reef bench models): ${errorText(error)}`);
   }
   if (!Array.isArray(report.models)) {
-    throw new Error(`Cannot read "${path}" for figure 16a: field "models" must be an array`);
+    throw new Error(`Cannot read "${path}" (reef bench models): field "models" must be an array`);
   }
   return { device: String(report.device), models: report.models as BuildOverheadRow[] };
 }
@@ -478,7 +489,11 @@ async function runPlan(
   const reports: string[] = [];
   for (const kind of plan.reports) {
     const path = join(options.outDir, `${kind}.json`);
-    await writeReport(path, summary(kind, header, results(REPORT_GROUPS[kind])));
+    const runs = results(REPORT_GROUPS[kind]);
+    const report = kind === "dkp"
+      ? dkpReport(header, runs, await modelsBenchRows(options.outDir))
+      : summary(kind, header, runs);
+    await writeReport(path, report);
     log(`reef: wrote ${path}`);
     reports.push(path);
   }
@@ -526,7 +541,11 @@ async function runPlan(
   };
 }
 
-function summary(kind: ReportKind, header: ReportHeader, runs: RunResult[]): ReportHeader {
+function summary(
+  kind: Exclude<ReportKind, "dkp">,
+  header: ReportHeader,
+  runs: RunResult[],
+): ReportHeader {
   switch (kind) {
     case "disb":
       return disbReport(header, runs);

@@ -262,7 +262,7 @@ export function rtLatencyWorkload(
 
 /**
  * REEF's `dkp M mode N`: `nRt` RT inferences of `model` all queued at the start, with `nBe`
- * closed-loop BE clients of the same model (5 for padding, 1 for GPU streams, 0 for RT-only).
+ * closed-loop BE clients of the same model (5, or 0 for RT-only).
  */
 export function dkpWorkload(model: string, nRt: number, nBe: number): Workload {
   const name = `dkp-${model}-be${nBe}`;
@@ -285,6 +285,17 @@ export function dkpWorkload(model: string, nRt: number, nBe: number): Workload {
     ],
   }, name);
 }
+
+/** BE clients beside the queued RT inferences in the DKP experiment (the issue's five). */
+export const DKP_BE_CLIENTS = 5;
+
+/** The modes the DKP experiment compares with BE clients (rt-only runs without them). */
+export const DKP_MODE_SPECS: readonly ModeSpec[] = [
+  MODE_SPECS.stream,
+  MODE_SPECS.streamPrio,
+  MODE_SPECS.reset,
+  MODE_SPECS.reef,
+];
 
 function rtUniform(name: string, model: string, ratePerS: number) {
   return { name, model, priority: "rt", arrival: { type: "uniform", rate_per_s: ratePerS } };
@@ -370,14 +381,14 @@ export const EXPERIMENTS: Record<ExperimentId, Experiment> = {
   dkp: {
     id: "dkp",
     kind: "runs",
-    description: "1000 RT inferences of M queued at start; rt-only (no BE), stream (1 BE client " +
-      "of M), reef (5 BE clients of M); each DISB model M",
+    description: "1000 RT inferences of M queued at start with 5 closed-loop BE clients of M; " +
+      "rt-only (no BE), stream, stream-prio, reset and reef (reset + padding); each DISB model M",
   },
   "transform-overhead": {
     id: "transform-overhead",
     kind: "models-bench",
-    description: "The BE build's GPU time against the raw build's, per model, from models.json " +
-      "(`reef bench models`); the DKP build is not timed there yet",
+    description: "The BE and DKP builds' GPU time against the raw build's, per model, from " +
+      "models.json (`reef bench models`)",
   },
   "disb-selection": {
     id: "disb-selection",
@@ -604,8 +615,11 @@ export async function planRuns(id: ExperimentId, options: PlanOptions = {}): Pro
       const n = options.dkpRtRequests ?? 1000;
       return generated(DISB_MODELS.flatMap(({ model }) => [
         { workload: dkpWorkload(model, n, 0), mode: MODE_SPECS.rtOnly, sweep: { model } },
-        { workload: dkpWorkload(model, n, 1), mode: MODE_SPECS.stream, sweep: { model } },
-        { workload: dkpWorkload(model, n, 5), mode: MODE_SPECS.reef, sweep: { model } },
+        ...DKP_MODE_SPECS.map((mode) => ({
+          workload: dkpWorkload(model, n, DKP_BE_CLIENTS),
+          mode,
+          sweep: { model },
+        })),
       ]));
     }
     case "rt-latency":

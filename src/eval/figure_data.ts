@@ -78,11 +78,31 @@ function preemptPercentile(p: number): Metric {
     run.stats.preemptLatenciesUs.length === 0 ? null : percentile(run.stats.preemptLatenciesUs, p);
 }
 
-/** Max of finished - started over RT requests: REEF's "RT execution latency" (no queueing). */
+/** Finished - started of every RT request, µs: REEF's "RT execution latency" (no queueing). */
+export function rtExecutionUs(run: RunResult): number[] {
+  return run.requests.filter((r) => r.priority === "rt").map((r) => r.finishedUs - r.startedUs);
+}
+
 const maxRtExecutionMs: Metric = (run) => {
-  const rt = run.requests.filter((r) => r.priority === "rt");
-  return rt.length === 0 ? null : ms(Math.max(...rt.map((r) => r.finishedUs - r.startedUs)));
+  const times = rtExecutionUs(run);
+  return times.length === 0 ? null : ms(Math.max(...times));
 };
+
+/**
+ * BE requests completed per second while RT work ran: those finished between the first RT
+ * request's start and the last one's end, over that span. Null without RT or BE requests. With RT
+ * requests queued back to back, this is the BE throughput that sharing the GPU with RT gives.
+ */
+export function beThroughputDuringRt(run: RunResult): number | null {
+  const rt = run.requests.filter((r) => r.priority === "rt");
+  if (rt.length === 0 || !run.requests.some((r) => r.priority === "be")) return null;
+  const from = Math.min(...rt.map((r) => r.startedUs));
+  const to = Math.max(...rt.map((r) => r.finishedUs));
+  const done =
+    run.requests.filter((r) => r.priority === "be" && r.finishedUs >= from && r.finishedUs <= to)
+      .length;
+  return to > from ? done / ((to - from) / 1e6) : null;
+}
 
 /**
  * The measured time of one kernel of a synthetic benchmark model run alone: the median of
@@ -147,6 +167,9 @@ function modelRows(
       }),
     ]);
 }
+
+/** The modes of figures 15a and 15b beside RT-only, in their columns' order. */
+const DKP_FIGURE_MODES = ["stream", "stream-prio", "reset", "reef"] as const;
 
 const DISB_OVERALL_MODES = ["rt-only", "seq", "stream", "stream-prio", "reef"] as const;
 
@@ -218,17 +241,15 @@ function rowsFor(id: FigureId, runs: readonly RunResult[]): CsvCell[][] {
         return [q, preemptPercentile(90)(run), ms(run.summary.priorities.be.latencyUs.mean)];
       });
     case "15a":
-      return modelRows(runs, [
-        { mode: "rt-only", metric: maxRtExecutionMs },
-        { mode: "stream", metric: maxRtExecutionMs },
-        { mode: "reef", metric: maxRtExecutionMs },
-      ]);
+      return modelRows(
+        runs,
+        ["rt-only", ...DKP_FIGURE_MODES].map((mode) => ({ mode, metric: maxRtExecutionMs })),
+      );
     case "15b":
-      return modelRows(runs, [
-        { mode: "rt-only", metric: overallThroughput },
-        { mode: "stream", metric: overallThroughput },
-        { mode: "reef", metric: overallThroughput },
-      ]);
+      return modelRows(
+        runs,
+        DKP_FIGURE_MODES.map((mode) => ({ mode, metric: beThroughputDuringRt })),
+      );
     case "17a":
       return disbRows(runs, [{ mode: "reef", metric: (run) => run.summary.selectionTimeUs.mean }]);
     case "14b":
@@ -311,11 +332,13 @@ export interface BuildOverheadRow {
   model: string;
   /** GPU time of the BE build over the raw build's, minus 1. */
   be_overhead: number;
+  /** GPU time of the DKP build (padding proxy, no BE blocks) over the raw build's, minus 1. */
+  dkp_overhead?: number;
 }
 
 /**
- * Fig. 16a from the rows of `reef bench models`: the BE build's overhead over the raw build, in
- * percent. The DKP column stays empty: that benchmark does not time the DKP build.
+ * Fig. 16a from the rows of `reef bench models`: the BE and DKP builds' overheads over the raw
+ * build, in percent (the DKP cell is empty for a models.json written before it was timed).
  */
 export function buildOverheadTable(rows: readonly BuildOverheadRow[]): FigureTable {
   return {
@@ -323,7 +346,7 @@ export function buildOverheadTable(rows: readonly BuildOverheadRow[]): FigureTab
     rows: rows.map((row): CsvCell[] => [
       DISB_MODELS.find((m) => m.model === row.model)?.short ?? row.model,
       100 * row.be_overhead,
-      null,
+      row.dkp_overhead === undefined ? null : 100 * row.dkp_overhead,
     ]),
   };
 }

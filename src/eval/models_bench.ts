@@ -32,6 +32,8 @@ export interface ModelRow {
   torch_ms: number;
   ratio: number;
   be_overhead: number;
+  /** The DKP build (each kernel through the padding proxy, no BE blocks) against raw. */
+  dkp_overhead: number;
   /** The fp16 BE build's longest stretch of a block between two flag checks, µs. */
   check_interval_us_max: number;
   /** The kernel with that stretch. */
@@ -299,11 +301,15 @@ function abortAndResume(
 function timeBuild(
   loaded: Loaded,
   timer: GatedTimer,
-  build: "raw" | "be",
+  build: "raw" | "be" | "dkp",
   repeats: number,
 ): number {
   const n = loaded.model.kernels.length;
-  return timer.time(repeats, () => loaded.instance.launch(timer.stream, 0, n, build)) / 1000;
+  const { instance } = loaded;
+  return timer.time(repeats, () => {
+    if (build === "dkp") instance.launchDkp(timer.stream, 0, n);
+    else instance.launch(timer.stream, 0, n, build);
+  }) / 1000;
 }
 
 /** One model's input for PyTorch and where its reference outputs go. */
@@ -414,7 +420,8 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
   const rows: ModelRow[] = [];
   const checkModel = async (model: string): Promise<ModelRow> => {
     const errors: Record<"float16" | "float32", number> = { float16: NaN, float32: NaN };
-    let identical = true, restored = true, aborts = 0, reefMs = NaN, beMs = NaN, kernels = 0;
+    let identical = true, restored = true, aborts = 0, reefMs = NaN, beMs = NaN, dkpMs = NaN;
+    let kernels = 0;
     let interval = { us: NaN, kernel: "" };
     const input = inputs.get(model)!;
     const reference = references.get(model);
@@ -454,6 +461,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
           kernels = loaded.model.kernels.length;
           reefMs = timeBuild(loaded, timer, "raw", options.repeats);
           beMs = timeBuild(loaded, timer, "be", options.repeats);
+          dkpMs = timeBuild(loaded, timer, "dkp", options.repeats);
           interval = await measureCheckInterval(
             device,
             options.root,
@@ -481,6 +489,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
       torch_ms: round(torchMs),
       ratio: round(reefMs / torchMs),
       be_overhead: round(beMs / reefMs - 1),
+      dkp_overhead: round(dkpMs / reefMs - 1),
       check_interval_us_max: round(interval.us),
       check_interval_kernel: interval.kernel,
       rel_err_fp16: errors.float16,
@@ -492,7 +501,8 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
     };
     log(
       `${model}: reef ${row.reef_ms} ms, torch ${row.torch_ms} ms, ratio ${row.ratio}, ` +
-        `BE overhead ${(row.be_overhead * 100).toFixed(1)}%, check interval ` +
+        `BE overhead ${(row.be_overhead * 100).toFixed(1)}%, DKP overhead ` +
+        `${(row.dkp_overhead * 100).toFixed(1)}%, check interval ` +
         `${row.check_interval_us_max} µs (${row.check_interval_kernel}), ${kernels} kernels, ` +
         `${aborts} aborts`,
     );
@@ -511,6 +521,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
         torch_ms: torch.ms.get(model) ?? NaN,
         ratio: NaN,
         be_overhead: NaN,
+        dkp_overhead: NaN,
         check_interval_us_max: NaN,
         check_interval_kernel: "",
         rel_err_fp16: NaN,

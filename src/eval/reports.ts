@@ -4,12 +4,19 @@
  * - `disb.json` (issue 7): RT latency, throughput and preemption latency per DISB workload and
  *   mode, with the goals of issue 7 checked for each workload;
  * - `preemption.json` (issue 4): the preemption sweeps, one point per sweep value, mode and metric;
- * - `rt-latency.json` (issue 4): each DISB RT model beside a BE model, every mode, against RT-only.
+ * - `rt-latency.json` (issue 4): each DISB RT model beside a BE model, every mode, against RT-only;
+ * - `dkp.json` (issue 5): RT execution latency and BE throughput with RT work queued back to back
+ *   (fig. 15), the DKP build's overhead (fig. 16, from models.json) and kernel-selection times.
  * Every file names the device and the command, and says whether the device was simulated.
  * @module
  */
 
-import { measuredKernelUs } from "./figure_data.ts";
+import {
+  beThroughputDuringRt,
+  type BuildOverheadRow,
+  measuredKernelUs,
+  rtExecutionUs,
+} from "./figure_data.ts";
 import { percentile } from "./metrics.ts";
 import type { RunResult } from "./results.ts";
 
@@ -325,6 +332,65 @@ export function rtLatencyReport(header: ReportHeader, runs: readonly RunResult[]
     };
   });
   return { ...header, rows };
+}
+
+/** One fig15 row of dkp.json: one model under one mode. */
+export interface DkpFig15Row {
+  model: string;
+  mode: string;
+  /** RT execution latency (start to end, no queueing), ms. */
+  rt_max_ms: number | null;
+  rt_p99_ms: number | null;
+  /** BE inferences completed per second while RT work ran (null without BE clients). */
+  be_throughput: number | null;
+}
+
+/** dkp.json. */
+export interface DkpReport extends ReportHeader {
+  fig15: DkpFig15Row[];
+  /** The DKP build's GPU time over the raw build's, minus 1, per model (models.json). */
+  fig16: { model: string; overhead: number | null }[];
+  /** Where fig16 comes from: models.json of `reef bench models` in the output folder. */
+  fig16_source: string | null;
+  /** Mean selection time per RT kernel of each RT task that had BE work to pad from, µs. */
+  selection_us: { p50: number | null; p99: number | null; samples: number };
+}
+
+/**
+ * dkp.json from the session's runs of the DKP experiment (labelled with a `model` sweep value)
+ * and, for fig16, the rows of models.json when there is one.
+ */
+export function dkpReport(
+  header: ReportHeader,
+  runs: readonly RunResult[],
+  models: { source: string; rows: readonly BuildOverheadRow[] } | undefined,
+): DkpReport {
+  const fig15 = runs.filter((r) => typeof r.label.sweep.model === "string").map((run) => {
+    const times = rtExecutionUs(run);
+    return {
+      model: run.label.sweep.model as string,
+      mode: run.label.mode,
+      rt_max_ms: times.length === 0 ? null : ms(Math.max(...times)),
+      rt_p99_ms: times.length === 0 ? null : ms(percentile(times, 99)),
+      be_throughput: beThroughputDuringRt(run),
+    };
+  });
+  const selection = runs.filter((r) => r.label.mode === "reef")
+    .flatMap((r) => r.stats.selectionTimesUs);
+  return {
+    ...header,
+    fig15,
+    fig16: (models?.rows ?? []).map((row) => ({
+      model: row.model,
+      overhead: row.dkp_overhead ?? null,
+    })),
+    fig16_source: models?.source ?? null,
+    selection_us: {
+      p50: selection.length === 0 ? null : percentile(selection, 50),
+      p99: selection.length === 0 ? null : percentile(selection, 99),
+      samples: selection.length,
+    },
+  };
 }
 
 /** Writes a summary file as indented JSON. */

@@ -343,9 +343,11 @@ export class ModelInstance implements Disposable {
       this.#dkpStarts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
       this.#dkpArgs = model.device.alloc(this.#dkpStarts.at(-1)! + sizes.at(-1)!);
       this.#rawParams.forEach((p, i) => this.#dkpArgs!.write(p, this.#dkpStarts[i]));
+      // The padding proxy's parameters with no BE blocks (a null BE body that no block calls).
       this.#dkpParams = model.kernels.map((k, i) =>
         new KernelParams().pointer(k.dkpBody!).pointer(this.dkpArguments(i))
-          .u32(k.grid[0]).u32(k.grid[1]).u32(k.grid[2]).bytes()
+          .u32(k.grid[0]).u32(k.grid[1]).u32(k.grid[2])
+          .pointer(0n).pointer(0n).u32(1).u32(1).u32(1).u32(0).bytes()
       );
     }
   }
@@ -368,17 +370,18 @@ export class ModelInstance implements Disposable {
   }
 
   /**
-   * Enqueues kernels [from, to) of the DKP build on `stream`: each through the proxy, one proxy
-   * block per virtual block (DKP builds must write what the raw build writes).
+   * Enqueues kernels [from, to) of the DKP build on `stream`, each through the padding proxy with
+   * no BE blocks: what an RT kernel runs in `reef` mode, less the BE blocks (DKP builds must write
+   * what the raw build writes).
    */
   launchDkp(stream: Stream, from: number, to: number): void {
-    const proxy = this.model.dkpProxy;
-    if (!proxy) throw new Error(`Model "${this.model.name}" was loaded without its DKP build`);
+    const pad = this.model.dkpPad;
+    if (!pad) throw new Error(`Model "${this.model.name}" was loaded without its DKP build`);
     const kernels = this.model.kernels;
     for (let i = from; i < to; i++) {
       const k = kernels[i]!;
       stream.launchPacked(
-        proxy,
+        pad,
         k.blocks,
         1,
         1,

@@ -70,7 +70,7 @@ Deno.test("the preemption target runs the four sweeps with synthetic models", as
 Deno.test("all runs every experiment once and its estimate stays within the 45-minute budget", async () => {
   const plan = await planBench("all", { quick: true });
   assert.deepEqual(plan.figures, [...FIGURE_IDS]);
-  assert.deepEqual(plan.reports, ["disb", "preemption", "rt-latency"]);
+  assert.deepEqual(plan.reports, ["disb", "preemption", "rt-latency", "dkp"]);
   assert.equal(new Set(plan.runs.map((r) => r.key)).size, plan.runs.length);
   const quick = estimatePlanSeconds(plan);
   assert.ok(quick.total < 45 * 60, `estimated ${quick.total} s`);

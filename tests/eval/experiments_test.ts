@@ -28,7 +28,7 @@ Deno.test("each run experiment plans the runs REEF's artifact made", async () =>
     "kernel-size": 1 + 7 * (1 + 3),
     "queue-size": 1 + 7 * 3,
     "dq-tradeoff": 2 + 9,
-    dkp: 15,
+    dkp: 5 * 5,
     "rt-latency": 5 * 7,
   };
   for (const experiment of Object.values(EXPERIMENTS)) {

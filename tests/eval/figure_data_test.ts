@@ -98,8 +98,9 @@ Deno.test("per-model figures use REEF's short model names and RT execution time"
   ];
   assert.deepEqual(buildFigureTable("11b", runs).rows, [["RNET", 50, null], ["DNET", 190, 19]]);
   // RT execution excludes queueing: 9 ms latency - 4 ms queued.
-  assert.deepEqual(buildFigureTable("15a", runs).rows.at(-1), ["VGG", null, null, 5]);
-  assert.deepEqual(buildFigureTable("15b", runs).rows.at(-1), ["VGG", null, null, 8]);
+  assert.deepEqual(buildFigureTable("15a", runs).rows.at(-1), ["VGG", null, null, null, null, 5]);
+  // 6 BE requests finished within the RT span [4 ms, 19 ms]: 400 per second.
+  assert.deepEqual(buildFigureTable("15b", runs).rows.at(-1), ["VGG", null, null, null, 400]);
 });
 
 Deno.test("figures without runs explain where their data come from", () => {

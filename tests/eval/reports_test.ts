@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   disbReport,
+  dkpReport,
   formatDisbTable,
   preemptionReport,
   type ReportHeader,
@@ -158,4 +159,30 @@ Deno.test("rt-latency.json compares each mode with RT-only of the same model", (
   assert.ok(Math.abs(report.rows[1]!.ratio_p99! - 1.099) < 1e-12);
   // No RT-only run of densenet201 in this session: no ratio.
   assert.equal(report.rows[2]!.ratio_mean, null);
+});
+
+Deno.test("dkp.json has RT execution and BE throughput per model and mode, fig16 and selection", () => {
+  const runs = [
+    syntheticRun({ mode: "rt-only", sweep: { model: "vgg19" }, rtLatenciesUs: [1000, 3000] }),
+    syntheticRun({
+      mode: "reef",
+      sweep: { model: "vgg19" },
+      rtLatenciesUs: [5000, 9000],
+      queueUs: 4000,
+      beCount: 6,
+      selectionUs: [0.4, 0.6, 2],
+    }),
+  ];
+  const rows = [{ model: "vgg19", be_overhead: 0.01, dkp_overhead: 0.02 }];
+  const report = dkpReport(header, runs, { source: "out/models.json", rows });
+  assert.deepEqual(report.fig15, [
+    { model: "vgg19", mode: "rt-only", rt_max_ms: 3, rt_p99_ms: 2.98, be_throughput: null },
+    // Execution excludes queueing (1 and 5 ms); 6 BE requests end within the RT span of 15 ms.
+    { model: "vgg19", mode: "reef", rt_max_ms: 5, rt_p99_ms: 4.96, be_throughput: 400 },
+  ]);
+  assert.deepEqual(report.fig16, [{ model: "vgg19", overhead: 0.02 }]);
+  assert.equal(report.fig16_source, "out/models.json");
+  assert.deepEqual(report.selection_us, { p50: 0.6, p99: 1.972, samples: 3 });
+  const bare = dkpReport(header, [], undefined);
+  assert.deepEqual([bare.fig16, bare.fig16_source, bare.selection_us.p50], [[], null, null]);
 });

@@ -118,7 +118,8 @@ export function syntheticPackage(
     })),
     shared_memory: Object.fromEntries(kernels.map((k) => [kernelName(k), 0])),
     outputs: options.outputs === "last" ? outputs.slice(-1) : outputs,
-    binaries: { raw: `${name}.fatbin`, be: `${name}.be.fatbin`, dkp: `${name}.be.fatbin` },
+    // No DKP build: the synthetic models stand for BE work that is preempted, never padded.
+    binaries: { raw: `${name}.fatbin`, be: `${name}.be.fatbin` },
     model: {
       zoo: "synthetic",
       batch: 1,

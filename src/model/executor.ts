@@ -165,15 +165,17 @@ export class LoadedModel implements Disposable {
         ? device.loadModule(await readBinary(paths, beBinary))
         : undefined;
       if (be) modules.push(be);
-      const dkp = options.dkp
-        ? device.loadModule(await readBinary(paths, pkg.binaries.dkp))
-        : undefined;
+      const dkpBinary = pkg.binaries.dkp;
+      if (options.dkp && dkpBinary === undefined) {
+        throw new Error(`${paths.json} names no DKP build (field "binaries.dkp")`);
+      }
+      const dkp = options.dkp ? device.loadModule(await readBinary(paths, dkpBinary!)) : undefined;
       if (dkp) modules.push(dkp);
-      const proxy = dkp ? kernelFrom(dkp, DKP_PROXY, pkg.binaries.dkp) : undefined;
+      const proxy = dkp ? kernelFrom(dkp, DKP_PROXY, dkpBinary!) : undefined;
       const largest = Math.max(0, ...Object.values(pkg.shared_memory));
       if (proxy && largest > 0) proxy.setMaxDynamicSharedMemory(largest);
       // A padded launch may host another model's BE body, with that kernel's shared memory.
-      const pad = dkp ? kernelFrom(dkp, DKP_PAD, pkg.binaries.dkp) : undefined;
+      const pad = dkp ? kernelFrom(dkp, DKP_PAD, dkpBinary!) : undefined;
       pad?.setMaxDynamicSharedMemory(device.properties.sharedMemoryPerBlockOptin);
       const bodies = dkp ? readBodies(device, dkp, pkg) : new Map<string, Address>();
       const byName = new Map<string, { raw: Kernel; be: Kernel | undefined }>();

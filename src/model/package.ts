@@ -8,7 +8,8 @@
  * - `model`: how the package was compiled (zoo model, batch, precision, weight seed), which is what
  *   the loader needs to regenerate the weights deterministically;
  * - `inputs` / `outputs`: tensors with their storage, logical shape and layout;
- * - `binaries`: the compiled raw, BE and DKP modules, relative to the package folder.
+ * - `binaries`: the compiled raw, BE and (optional: synthetic models have none) DKP modules,
+ *   relative to the package folder.
  * As in REEF, every kernel argument is a storage index.
  * @module
  */
@@ -91,7 +92,7 @@ export const packageSchema = z.object({
   model: modelSchema.optional(),
   inputs: z.array(tensorSchema).optional(),
   outputs: z.array(tensorSchema).optional(),
-  binaries: z.object({ raw: text, be: text, dkp: text }).optional(),
+  binaries: z.object({ raw: text, be: text, dkp: text.optional() }).optional(),
 });
 
 /** A model package as read from `<m>.json`. */

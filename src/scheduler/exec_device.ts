@@ -91,7 +91,8 @@ export interface ExecDevice {
 
   /**
    * Resident blocks per SM of a padded launch that runs a kernel of `rtModel` and one of `beModel`
-   * with this block size and dynamic shared memory (the proxy's registers cover both bodies).
+   * with this block size and dynamic shared memory (the proxy's registers cover both bodies); 0
+   * when either model has no DKP build.
    */
   paddedOccupancy(
     rtModel: ModelId,

@@ -134,7 +134,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   #runtime: Module;
   #watcher: Watcher | undefined;
   #streams: StreamState[] = [];
-  /** Loaded models; `padRegisters` is the registers of the model's padding proxy. */
+  /** Loaded models; `padRegisters`: registers of the model's padding proxy (0 without DKP). */
   #models: { loaded: LoadedModel; info: ModelInfo; padRegisters: number }[] = [];
   #instances: ModelInstance[] = [];
   /** The model of each instance, by instance id. */
@@ -207,7 +207,10 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     const running = this.#pauseWatcher();
     let loaded: LoadedModel;
     try {
-      loaded = await LoadedModel.load(this.device, paths, pkg, weights, { be: true, dkp: true });
+      loaded = await LoadedModel.load(this.device, paths, pkg, weights, {
+        be: true,
+        dkp: pkg.binaries?.dkp !== undefined,
+      });
     } finally {
       if (running) this.startWatcher();
     }
@@ -227,7 +230,8 @@ export class GpuExecDevice implements ExecDevice, Disposable {
       kernels,
       latencyUs: profile?.model_latency ?? 0,
     };
-    this.#models.push({ loaded, info, padRegisters: loaded.dkpPad!.attributes().registers });
+    const padRegisters = loaded.dkpPad?.attributes().registers ?? 0;
+    this.#models.push({ loaded, info, padRegisters });
     return info;
   }
 
@@ -285,6 +289,10 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     threads: number,
     sharedMemory: number,
   ): number {
+    // A model without a DKP build (a synthetic benchmark model) is never padded.
+    if (this.#models[rtModel]!.padRegisters === 0 || this.#models[beModel]!.padRegisters === 0) {
+      return 0;
+    }
     const owner = this.#padOwner(rtModel, beModel);
     // One number per (model, block size, shared memory): models < 2^20, threads <= 1024, shared
     // memory < 2^18 bytes; a key that is not a string keeps the lookup free of allocation.

@@ -4,14 +4,16 @@
 import assert from "node:assert/strict";
 import { compileModel } from "../../src/compiler/compile.ts";
 import { modelNames } from "../../src/compiler/zoo/mod.ts";
-import { readPackage } from "../../src/model/package.ts";
+import { DKP_PAD, DKP_PROXY } from "../../src/kernels/emit.ts";
+import type { ModelBuild } from "../../src/kernels/nvcc.ts";
+import { type ModelPackage, readPackage } from "../../src/model/package.ts";
 import { reef } from "../support/cli.ts";
 import { toolAvailable } from "../support/tools.ts";
 
 const hasNvcc = await toolAvailable("nvcc");
 const hasHipcc = await toolAvailable("hipcc");
 
-/** Every kernel name of the package appears in each of its binaries. */
+/** Every kernel name of the package appears in each of its binaries (HIP code objects). */
 async function assertBinariesHoldKernels(dir: string, name: string): Promise<void> {
   const pkg = await readPackage({ dir, name, json: `${dir}/${name}.json`, profile: "" });
   const names = new Set(pkg.kernels.map((k) => k.name));
@@ -23,6 +25,30 @@ async function assertBinariesHoldKernels(dir: string, name: string): Promise<voi
   }
 }
 
+/**
+ * Every kernel the package launches was compiled into each build, by the compiler's own report
+ * (nvcc compresses large fatbins, so their names are not in the file's bytes): an entry function
+ * of that name in the raw and BE builds, its body in the DKP build, beside the two proxies.
+ */
+async function assertBuildsHoldKernels(pkg: ModelPackage, build: ModelBuild): Promise<void> {
+  const names = new Set(pkg.kernels.map((k) => k.name));
+  for (const which of ["raw", "be", "dkp"] as const) {
+    const result = build[which];
+    const compiled = result.resources.map((r) => r.name);
+    for (const kernel of names) {
+      const found = which === "dkp"
+        ? compiled.some((name) => name.includes(`${kernel}_dkp`))
+        : compiled.includes(kernel);
+      assert.ok(found, `${result.binary} lacks kernel "${kernel}"`);
+    }
+    const magic = new DataView((await Deno.readFile(result.binary)).buffer).getUint32(0, true);
+    assert.equal(magic, 0xba55ed50, `${result.binary} is a fatbin`);
+  }
+  for (const proxy of [DKP_PROXY, DKP_PAD]) {
+    assert.ok(build.dkp.resources.some((r) => r.name === proxy), `DKP build lacks ${proxy}`);
+  }
+}
+
 Deno.test({
   name: "every zoo model compiles with nvcc in all three builds",
   ignore: !hasNvcc,
@@ -30,9 +56,9 @@ Deno.test({
     const root = await Deno.makeTempDir({ prefix: "reef-compile-" });
     try {
       for (const model of modelNames()) {
-        const { paths, pkg } = await compileModel(model, { root });
+        const { pkg, build } = await compileModel(model, { root });
         assert.ok(pkg.kernels.length > 0 && pkg.inputs!.length > 0 && pkg.outputs!.length > 0);
-        await assertBinariesHoldKernels(paths.dir, model);
+        await assertBuildsHoldKernels(pkg, build!);
       }
       const fp32 = await compileModel("resnet18", {
         root,
@@ -40,7 +66,7 @@ Deno.test({
         packageName: "r18-fp32",
       });
       assert.equal(fp32.pkg.model!.precision, "float32");
-      await assertBinariesHoldKernels(fp32.paths.dir, "r18-fp32");
+      await assertBuildsHoldKernels(fp32.pkg, fp32.build!);
     } finally {
       await Deno.remove(root, { recursive: true });
     }

@@ -134,8 +134,12 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   #runtime: Module;
   #watcher: Watcher | undefined;
   #streams: StreamState[] = [];
-  /** Loaded models; `padRegisters`: registers of the model's padding proxy (0 without DKP). */
-  #models: { loaded: LoadedModel; info: ModelInfo; padRegisters: number }[] = [];
+  /** Loaded models, with their padding proxy's registers and local memory (undefined: no DKP). */
+  #models: {
+    loaded: LoadedModel;
+    info: ModelInfo;
+    pad: { registers: number; localMemory: number } | undefined;
+  }[] = [];
   #instances: ModelInstance[] = [];
   /** The model of each instance, by instance id. */
   #instanceModels: ModelId[] = [];
@@ -230,8 +234,12 @@ export class GpuExecDevice implements ExecDevice, Disposable {
       kernels,
       latencyUs: profile?.model_latency ?? 0,
     };
-    const padRegisters = loaded.dkpPad?.attributes().registers ?? 0;
-    this.#models.push({ loaded, info, padRegisters });
+    const attributes = loaded.dkpPad?.attributes();
+    const pad = attributes && {
+      registers: attributes.registers,
+      localMemory: attributes.localMemory,
+    };
+    this.#models.push({ loaded, info, pad });
     return info;
   }
 
@@ -289,11 +297,8 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     threads: number,
     sharedMemory: number,
   ): number {
-    // A model without a DKP build (a synthetic benchmark model) is never padded.
-    if (this.#models[rtModel]!.padRegisters === 0 || this.#models[beModel]!.padRegisters === 0) {
-      return 0;
-    }
     const owner = this.#padOwner(rtModel, beModel);
+    if (owner === undefined) return 0;
     // One number per (model, block size, shared memory): models < 2^20, threads <= 1024, shared
     // memory < 2^18 bytes; a key that is not a string keeps the lookup free of allocation.
     const key = (owner * 2048 + threads) * 262144 + sharedMemory;
@@ -313,6 +318,11 @@ export class GpuExecDevice implements ExecDevice, Disposable {
       this.#instanceModels[instance]!,
       this.#instanceModels[be.instance]!,
     );
+    if (owner === undefined) {
+      throw new Error(
+        `Cannot pad a kernel of "${rt.model.name}" with one of "${other.model.name}"`,
+      );
+    }
     rt.launchPadded(state.stream, this.#padProxy(owner), kernel, {
       instance: other,
       index: be.kernel,
@@ -324,12 +334,23 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   }
 
   /**
-   * The model whose padding proxy hosts a kernel of each: the one with more registers. A proxy's
-   * registers cover every body of its own module (ptxas sizes a kernel with indirect calls for all
-   * of them), so the larger one covers the other model's bodies too.
+   * The model whose padding proxy can host a body of each, or undefined. ptxas sizes a kernel that
+   * makes indirect calls for every body of its own module: registers and the local memory of the
+   * deepest call. A body of another module fits only within both, so the owner's proxy must have
+   * at least the other proxy's registers and local memory. Models without a DKP build (synthetic
+   * benchmark models) have no proxy and are never padded.
    */
-  #padOwner(a: ModelId, b: ModelId): ModelId {
-    return this.#models[b]!.padRegisters > this.#models[a]!.padRegisters ? b : a;
+  #padOwner(a: ModelId, b: ModelId): ModelId | undefined {
+    const pa = this.#models[a]!.pad, pb = this.#models[b]!.pad;
+    if (pa === undefined || pb === undefined) return undefined;
+    if (pa.registers >= pb.registers && pa.localMemory >= pb.localMemory) return a;
+    if (pb.registers >= pa.registers && pb.localMemory >= pa.localMemory) return b;
+    return undefined;
+  }
+
+  /** The registers and local memory of a model's padding proxy (undefined without DKP). */
+  paddingProxy(model: ModelId): { registers: number; localMemory: number } | undefined {
+    return this.#models[model]!.pad;
   }
 
   #padProxy(model: ModelId): Kernel {

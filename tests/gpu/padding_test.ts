@@ -37,91 +37,120 @@ function randomInput(bytes: number, seed: number): Uint8Array {
 gpuTest(
   "padded RT and BE kernels write what unpadded runs write, within and across models",
   async () => {
-    using device = new GpuExecDevice();
-    const infos = new Map<string, ModelInfo>();
-    const slots = new Map<string, { input: string; bytes: number; outputs: string[] }>();
-    for (const name of MODELS) {
-      const paths = packagePaths(name, root);
-      const pkg = await readPackage(paths);
-      infos.set(
-        name,
-        await device.loadModel(paths, pkg, await packageWeights(paths, pkg), undefined),
-      );
-      const input = pkg.inputs![0]!;
-      const entry = pkg.storage.find((s) => s.name === input.storage)!;
-      slots.set(name, {
-        input: input.storage,
-        bytes: storageBytes(entry),
-        outputs: pkg.outputs!.map((o) => o.storage),
-      });
-    }
-    const stream = device.createStream("high");
-    const seed = Date.now() % 1_000_000;
-    console.log(`input seed ${seed}`);
-    let state = seed;
-    const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-    for (
-      const [rtName, beName] of [["resnet18", "resnet50"], ["resnet50", "resnet18"], [
-        "resnet18",
-        "resnet18",
-      ]]
-    ) {
-      const rt = infos.get(rtName)!, be = infos.get(beName)!;
-      const run = (padded: boolean) => {
-        const rtInstance = device.createInstance(rt.id);
-        const beInstance = device.createInstance(be.id);
-        device.upload(
-          stream,
-          rtInstance,
-          slots.get(rtName)!.input,
-          randomInput(slots.get(rtName)!.bytes, seed),
+    const device = new GpuExecDevice();
+    try {
+      const infos = new Map<string, ModelInfo>();
+      const slots = new Map<string, { input: string; bytes: number; outputs: string[] }>();
+      for (const name of MODELS) {
+        const paths = packagePaths(name, root);
+        const pkg = await readPackage(paths);
+        infos.set(
+          name,
+          await device.loadModel(paths, pkg, await packageWeights(paths, pkg), undefined),
         );
-        device.upload(
-          stream,
-          beInstance,
-          slots.get(beName)!.input,
-          randomInput(slots.get(beName)!.bytes, seed + 1),
+        const input = pkg.inputs![0]!;
+        const entry = pkg.storage.find((s) => s.name === input.storage)!;
+        slots.set(name, {
+          input: input.storage,
+          bytes: storageBytes(entry),
+          outputs: pkg.outputs!.map((o) => o.storage),
+        });
+      }
+      const stream = device.createStream("high");
+      const seed = Date.now() % 1_000_000;
+      console.log(`input seed ${seed}`);
+      let state = seed;
+      const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+      const pairs = [
+        ["resnet18", "resnet18"],
+        ["resnet50", "resnet50"],
+        ["resnet18", "resnet50"],
+        ["resnet50", "resnet18"],
+      ];
+      for (const name of MODELS) {
+        const proxy = device.paddingProxy(infos.get(name)!.id)!;
+        console.log(
+          `${name}: padding proxy ${proxy.registers} registers, ${proxy.localMemory} B local`,
         );
-        let kernel = 0, block = 0, launches = 0;
-        for (let k = 0; k < rt.kernels.length; k++) {
-          const next = be.kernels[kernel];
-          if (!padded || next === undefined || next.threads !== rt.kernels[k]!.threads) {
-            device.launch(stream, rtInstance, k, k + 1, "raw");
-            continue;
-          }
-          const blocks = 1 +
-            Math.floor(random() * Math.min(next.blocks - block, 2 * rt.kernels[k]!.blocks));
-          device.launchPadded(stream, rtInstance, k, {
-            instance: beInstance,
-            kernel,
-            first: block,
-            blocks,
-          });
-          launches++;
-          block += blocks;
-          if (block === next.blocks) [kernel, block] = [kernel + 1, 0];
+      }
+      let checked = 0;
+      for (const [rtName, beName] of pairs) {
+        const rt = infos.get(rtName)!, be = infos.get(beName)!;
+        if (device.paddedOccupancy(rt.id, be.id, 128, 0) === 0) {
+          console.log(`RT ${rtName}, BE ${beName}: neither proxy covers both, never padded`);
+          continue;
         }
-        // The rest of the BE task, its partly padded kernel whole, as the scheduler resumes it.
-        device.launch(stream, beInstance, kernel, be.kernels.length, "raw");
-        device.synchronize(stream);
-        const outputs = (name: string, instance: number) =>
-          slots.get(name)!.outputs.map((o) => device.download(instance, o));
-        return {
-          rt: outputs(rtName, rtInstance),
-          be: outputs(beName, beInstance),
-          launches,
-          kernel,
+        const run = (padded: boolean) => {
+          const rtInstance = device.createInstance(rt.id);
+          const beInstance = device.createInstance(be.id);
+          device.upload(
+            stream,
+            rtInstance,
+            slots.get(rtName)!.input,
+            randomInput(slots.get(rtName)!.bytes, seed),
+          );
+          device.upload(
+            stream,
+            beInstance,
+            slots.get(beName)!.input,
+            randomInput(slots.get(beName)!.bytes, seed + 1),
+          );
+          let kernel = 0, block = 0, launches = 0;
+          for (let k = 0; k < rt.kernels.length; k++) {
+            let next = be.kernels[kernel];
+            // A BE kernel of another block size runs on its own, in order, as it would unpadded.
+            if (padded && next !== undefined && next.threads !== rt.kernels[k]!.threads) {
+              device.launch(stream, beInstance, kernel, kernel + 1, "raw");
+              [kernel, block] = [kernel + 1, 0];
+              next = be.kernels[kernel];
+            }
+            if (!padded || next === undefined || next.threads !== rt.kernels[k]!.threads) {
+              device.launch(stream, rtInstance, k, k + 1, "raw");
+              continue;
+            }
+            const blocks = 1 +
+              Math.floor(random() * Math.min(next.blocks - block, 2 * rt.kernels[k]!.blocks));
+            device.launchPadded(stream, rtInstance, k, {
+              instance: beInstance,
+              kernel,
+              first: block,
+              blocks,
+            });
+            launches++;
+            block += blocks;
+            if (block === next.blocks) [kernel, block] = [kernel + 1, 0];
+          }
+          // The rest of the BE task, its partly padded kernel whole, as the scheduler resumes it.
+          device.launch(stream, beInstance, kernel, be.kernels.length, "raw");
+          device.synchronize(stream);
+          const outputs = (name: string, instance: number) =>
+            slots.get(name)!.outputs.map((o) => device.download(instance, o));
+          return {
+            rt: outputs(rtName, rtInstance),
+            be: outputs(beName, beInstance),
+            launches,
+            kernel,
+          };
         };
-      };
-      const reference = run(false);
-      const padded = run(true);
-      console.log(
-        `RT ${rtName}, BE ${beName}: ${padded.launches} padded launches, ${padded.kernel} of ` +
-          `${be.kernels.length} BE kernels done by padding`,
-      );
-      assert.ok(padded.launches >= 10, `only ${padded.launches} padded launches`);
-      assert.deepEqual(padded.rt, reference.rt, `RT ${rtName} outputs with ${beName} padded`);
-      assert.deepEqual(padded.be, reference.be, `BE ${beName} outputs padded into ${rtName}`);
+        const reference = run(false);
+        const padded = run(true);
+        console.log(
+          `RT ${rtName}, BE ${beName}: ${padded.launches} padded launches, ${padded.kernel} of ` +
+            `${be.kernels.length} BE kernels reached`,
+        );
+        assert.ok(padded.launches >= 10, `only ${padded.launches} padded launches`);
+        assert.deepEqual(padded.rt, reference.rt, `RT ${rtName} outputs with ${beName} padded`);
+        assert.deepEqual(padded.be, reference.be, `BE ${beName} outputs padded into ${rtName}`);
+        checked++;
+      }
+      assert.ok(checked >= 2, "the same-model pairs are always paddable");
+    } finally {
+      // A kernel fault leaves the context unusable: report the fault, not the failed close.
+      try {
+        device.close();
+      } catch (error) {
+        console.error(`closing the device failed too: ${error}`);
+      }
     }
   },
 );
@@ -149,7 +178,7 @@ gpuTest(
       const reference = (await beClients[0]!.infer(beModel, beInput)).outputs;
       const start = scheduler.nowUs() + 2000;
       const rtTasks = Array.from(
-        { length: 200 },
+        { length: 100 },
         (_, i) => rt.infer(rtModel, input(rtModel, i), { releaseUs: start }),
       );
       const beTasks = beClients.flatMap((client) =>

@@ -91,8 +91,8 @@ export interface ExecDevice {
 
   /**
    * Resident blocks per SM of a padded launch that runs a kernel of `rtModel` and one of `beModel`
-   * with this block size and dynamic shared memory (the proxy's registers cover both bodies); 0
-   * when either model has no DKP build.
+   * with this block size and dynamic shared memory; 0 when the device cannot pad a kernel of one
+   * with a kernel of the other (on the GPU: different models, or a model without a DKP build).
    */
   paddedOccupancy(
     rtModel: ModelId,

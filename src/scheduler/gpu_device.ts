@@ -334,18 +334,15 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   }
 
   /**
-   * The model whose padding proxy can host a body of each, or undefined. ptxas sizes a kernel that
-   * makes indirect calls for every body of its own module: registers and the local memory of the
-   * deepest call. A body of another module fits only within both, so the owner's proxy must have
-   * at least the other proxy's registers and local memory. Models without a DKP build (synthetic
-   * benchmark models) have no proxy and are never padded.
+   * The model whose padding proxy hosts a kernel of each, or undefined: padding pairs kernels of
+   * one model only. A proxy may call only the bodies of its own module: on the H100 (driver 580,
+   * CUDA 13) a proxy calling a body of another loaded module faulted with an illegal address even
+   * where its registers and local memory covered the other module's (tests/gpu/padding_test.ts,
+   * evaluation/results/h100/gpu-tests-padding.log). Models without a DKP build (synthetic benchmark
+   * models) have no proxy and are never padded.
    */
   #padOwner(a: ModelId, b: ModelId): ModelId | undefined {
-    const pa = this.#models[a]!.pad, pb = this.#models[b]!.pad;
-    if (pa === undefined || pb === undefined) return undefined;
-    if (pa.registers >= pb.registers && pa.localMemory >= pb.localMemory) return a;
-    if (pb.registers >= pa.registers && pb.localMemory >= pa.localMemory) return b;
-    return undefined;
+    return a === b && this.#models[a]!.pad !== undefined ? a : undefined;
   }
 
   /** The registers and local memory of a model's padding proxy (undefined without DKP). */

@@ -7,9 +7,9 @@
  *   at the body's check points (and at block entry where the body has none before its first
  *   write), finished blocks are counted.
  * - `<m>.trans.cu` (DKP): `__device__ bool k_dkp(const reef::Block&, const void* params)` behind
- *   an `extern "C" __device__ reef::Body k_body` pointer, plus two proxies:
- *   `reef_dkp_run(fn, params, gx, gy, gz)` runs any body over a virtual grid, and
- *   `reef_dkp_pad(rt, ...)` runs an RT kernel with BE blocks on the slots it leaves (padding).
+ *   an `extern "C" __device__ reef::Body k_body` pointer; a proxy `reef_dkp_run(fn, params, gx,
+ *   gy, gz)` that runs any body over a virtual grid; and per kernel `k_pad(args..., be, ...)`,
+ *   the kernel with BE blocks of another kernel on the slots it leaves (padding).
  *
  * Kernels are named `k<index>_<tag>` in order of first use; ops whose instances have equal keys
  * share one kernel. Names are the same in the three builds.
@@ -81,9 +81,6 @@ export interface EmitOptions {
 
 /** Name of the generic DKP proxy kernel in every `.trans.cu`. */
 export const DKP_PROXY = "reef_dkp_run";
-
-/** Name of the padding proxy in every `.trans.cu`: an RT kernel and BE blocks in one launch. */
-export const DKP_PAD = "reef_dkp_pad";
 
 /**
  * Emits the raw, BE and DKP sources and the launch list of a model.
@@ -191,6 +188,31 @@ function beSource(functions: KernelFunction[]): string {
   return parts.join("\n");
 }
 
+/** Suffix of a kernel's padding launch in the DKP build: `<name>_pad`. */
+export const PAD_SUFFIX = "_pad";
+
+// Dynamic kernel padding: one launch of the kernel's own grid plus be_count blocks. The first
+// blocks run this kernel's body, inlined as in the raw build (its parameters are the raw
+// build's); the rest run BE virtual blocks [be_first, be_first + be_count) of a body of this module
+// behind a pointer. The block scheduler dispatches in index order, so RT blocks are placed first
+// and BE blocks take the slots left. The BE body must have this kernel's block size.
+function padKernel(name: string, spec: KernelSpec): string {
+  const [gx, gy, gz] = spec.grid;
+  return `extern "C" __global__ void ${launchBounds(spec)}\n` +
+    `${name}${PAD_SUFFIX}(${
+      paramList(spec)
+    }, reef::Body be, const void* be_params, unsigned bx,\n` +
+    `    unsigned by, unsigned bz, unsigned be_first) {\n` +
+    `  constexpr unsigned rt_blocks = ${gx * gy * gz}u;\n` +
+    `  if (blockIdx.x < rt_blocks) {\n` +
+    `    const reef::Block b = reef::virtual_block(blockIdx.x, ${gx}u, ${gy}u, ${gz}u);\n` +
+    `    ${bodyCall(spec)};\n` +
+    `  } else {\n` +
+    `    be(reef::virtual_block(be_first + (blockIdx.x - rt_blocks), bx, by, bz), be_params);\n` +
+    `  }\n` +
+    `}\n`;
+}
+
 function dkpSource(functions: KernelFunction[]): string {
   const parts = [`#define REEF_BUILD_DKP\n#include "templates.cuh"\n`];
   let maxThreads = 1;
@@ -203,7 +225,8 @@ function dkpSource(functions: KernelFunction[]): string {
         `  const ${name}_params& p = *static_cast<const ${name}_params*>(params);\n` +
         `  return ${bodyCall(spec, "p.")};\n` +
         `}\n` +
-        `extern "C" __device__ reef::Body ${name}_body = ${name}_dkp;\n`,
+        `extern "C" __device__ reef::Body ${name}_body = ${name}_dkp;\n` +
+        padKernel(name, spec),
     );
   }
   parts.push(
@@ -215,23 +238,6 @@ function dkpSource(functions: KernelFunction[]): string {
       `  for (unsigned i = blockIdx.x; i < total; i += gridDim.x) {\n` +
       `    fn(reef::virtual_block(i, gx, gy, gz), params);\n` +
       `    __syncthreads();\n` +
-      `  }\n` +
-      `}\n`,
-  );
-  parts.push(
-    `// Dynamic kernel padding: one launch of rx * ry * rz + be_count blocks. The first blocks run\n` +
-      `// the RT body over its whole grid; the rest run BE virtual blocks [be_first, be_first +\n` +
-      `// be_count) of a BE body. The block scheduler dispatches in index order, so RT blocks are\n` +
-      `// placed first and BE blocks take the slots left. Both bodies have the launch's block size.\n` +
-      `extern "C" __global__ void __launch_bounds__(${maxThreads})\n` +
-      `${DKP_PAD}(reef::Body rt, const void* rt_params, unsigned rx, unsigned ry, unsigned rz,\n` +
-      `    reef::Body be, const void* be_params, unsigned bx, unsigned by, unsigned bz,\n` +
-      `    unsigned be_first) {\n` +
-      `  const unsigned rt_blocks = rx * ry * rz;\n` +
-      `  if (blockIdx.x < rt_blocks) {\n` +
-      `    rt(reef::virtual_block(blockIdx.x, rx, ry, rz), rt_params);\n` +
-      `  } else {\n` +
-      `    be(reef::virtual_block(be_first + (blockIdx.x - rt_blocks), bx, by, bz), be_params);\n` +
       `  }\n` +
       `}\n`,
   );

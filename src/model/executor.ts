@@ -18,7 +18,7 @@ import {
   type Module,
   type Stream,
 } from "../gpu/mod.ts";
-import { DKP_PAD, DKP_PROXY } from "../kernels/emit.ts";
+import { DKP_PROXY, PAD_SUFFIX } from "../kernels/emit.ts";
 import {
   type KernelCall,
   launchDimensions,
@@ -48,6 +48,8 @@ export interface LoadedKernel {
   be: Kernel | undefined;
   /** The DKP build's body, as a device function pointer, when the DKP build is loaded. */
   dkpBody: Address | undefined;
+  /** The DKP build's padding launch of this kernel (`<name>_pad`), when the DKP build is loaded. */
+  pad: Kernel | undefined;
   /** Resident blocks per SM at this launch configuration (raw build). */
   blocksPerSm: number;
 }
@@ -107,8 +109,6 @@ export class LoadedModel implements Disposable {
   #modules: Module[];
   /** `reef_dkp_run`, the proxy that runs a DKP body over a virtual grid. */
   readonly dkpProxy: Kernel | undefined;
-  /** `reef_dkp_pad`, the proxy that runs an RT kernel and BE blocks in one launch. */
-  readonly dkpPad: Kernel | undefined;
   /**
    * Bytes per kernel in an instance's counter buffer: 4, or 16 when the BE kernels are the
    * check-interval trace build (the counter, padding, the longest stretch in ns).
@@ -125,7 +125,6 @@ export class LoadedModel implements Disposable {
     modules: Module[],
     kernels: LoadedKernel[],
     dkpProxy: Kernel | undefined,
-    dkpPad: Kernel | undefined,
     counterStride: number,
   ) {
     this.device = device;
@@ -134,7 +133,6 @@ export class LoadedModel implements Disposable {
     this.#modules = modules;
     this.kernels = kernels;
     this.dkpProxy = dkpProxy;
-    this.dkpPad = dkpPad;
     this.counterStride = counterStride;
   }
 
@@ -174,18 +172,21 @@ export class LoadedModel implements Disposable {
       const proxy = dkp ? kernelFrom(dkp, DKP_PROXY, dkpBinary!) : undefined;
       const largest = Math.max(0, ...Object.values(pkg.shared_memory));
       if (proxy && largest > 0) proxy.setMaxDynamicSharedMemory(largest);
-      // A padded launch may host another model's BE body, with that kernel's shared memory.
-      const pad = dkp ? kernelFrom(dkp, DKP_PAD, dkpBinary!) : undefined;
-      pad?.setMaxDynamicSharedMemory(device.properties.sharedMemoryPerBlockOptin);
       const bodies = dkp ? readBodies(device, dkp, pkg) : new Map<string, Address>();
-      const byName = new Map<string, { raw: Kernel; be: Kernel | undefined }>();
+      const byName = new Map<
+        string,
+        { raw: Kernel; be: Kernel | undefined; pad: Kernel | undefined }
+      >();
       const kernels = pkg.kernels.map((call): LoadedKernel => {
         let pair = byName.get(call.name);
         if (!pair) {
           pair = {
             raw: kernelFrom(raw, call.name, pkg.binaries!.raw),
             be: be ? kernelFrom(be, call.name, beBinary) : undefined,
+            pad: dkp ? kernelFrom(dkp, call.name + PAD_SUFFIX, dkpBinary!) : undefined,
           };
+          // A padded launch carries a BE kernel's shared memory too: allow the device's most.
+          pair.pad?.setMaxDynamicSharedMemory(device.properties.sharedMemoryPerBlockOptin);
           byName.set(call.name, pair);
         }
         const { grid, block } = launchDimensions(call);
@@ -205,6 +206,7 @@ export class LoadedModel implements Disposable {
           raw: pair.raw,
           be: pair.be,
           dkpBody: bodies.get(call.name),
+          pad: pair.pad,
           blocksPerSm: pair.raw.occupancy(block[0] * block[1] * block[2], sharedMemory),
         };
       });
@@ -216,7 +218,6 @@ export class LoadedModel implements Disposable {
         modules,
         kernels,
         proxy,
-        pad,
         stride,
       );
       model.#uploadWeights(weights, paths.json);
@@ -345,11 +346,9 @@ export class ModelInstance implements Disposable {
       this.#dkpStarts = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
       this.#dkpArgs = model.device.alloc(this.#dkpStarts.at(-1)! + sizes.at(-1)!);
       this.#rawParams.forEach((p, i) => this.#dkpArgs!.write(p, this.#dkpStarts[i]));
-      // The padding proxy's parameters with no BE blocks (a null BE body that no block calls).
-      this.#dkpParams = model.kernels.map((k, i) =>
-        new KernelParams().pointer(k.dkpBody!).pointer(this.dkpArguments(i))
-          .u32(k.grid[0]).u32(k.grid[1]).u32(k.grid[2])
-          .pointer(0n).pointer(0n).u32(1).u32(1).u32(1).u32(0).bytes()
+      // Each padding launch's parameters with no BE blocks (a null BE body no block calls).
+      this.#dkpParams = model.kernels.map((k) =>
+        this.#padParams(k).pointer(0n).pointer(0n).u32(1).u32(1).u32(1).u32(0).bytes()
       );
     }
   }
@@ -371,19 +370,25 @@ export class ModelInstance implements Disposable {
     return this.#dkpArgs.address + BigInt(this.#dkpStarts[index]!);
   }
 
+  /** A kernel's padding-launch parameters up to the BE ones: its raw build's arguments. */
+  #padParams(kernel: LoadedKernel): KernelParams {
+    const params = new KernelParams();
+    for (const arg of kernel.call.args) params.pointer(this.#addresses[arg]!);
+    return params;
+  }
+
   /**
-   * Enqueues kernels [from, to) of the DKP build on `stream`, each through the padding proxy with
-   * no BE blocks: what an RT kernel runs in `reef` mode, less the BE blocks (DKP builds must write
-   * what the raw build writes).
+   * Enqueues kernels [from, to) of the DKP build on `stream`, each as its padding launch with no
+   * BE blocks: what an RT kernel runs in `reef` mode, less the BE blocks (it must write what the
+   * raw build writes).
    */
   launchDkp(stream: Stream, from: number, to: number): void {
-    const pad = this.model.dkpPad;
-    if (!pad) throw new Error(`Model "${this.model.name}" was loaded without its DKP build`);
     const kernels = this.model.kernels;
     for (let i = from; i < to; i++) {
       const k = kernels[i]!;
+      if (!k.pad) throw new Error(`Model "${this.model.name}" was loaded without its DKP build`);
       stream.launchPacked(
-        pad,
+        k.pad,
         k.blocks,
         1,
         1,
@@ -399,32 +404,32 @@ export class ModelInstance implements Disposable {
   /**
    * Enqueues kernel `index` of this instance (the RT kernel) padded with BE virtual blocks
    * [`be.first`, `be.first + be.blocks`) of kernel `be.index` of instance `be.instance`, in one
-   * launch of `proxy` (the `reef_dkp_pad` of either model: the caller picks one whose register
-   * allocation covers both bodies). Both kernels must have the same block size.
-   * @throws {Error} when either model was loaded without its DKP build, or the block sizes differ.
+   * launch of the RT kernel's padding launch. The BE instance must be of the same model (a body
+   * is called only from its own module) and the two kernels must have the same block size.
+   * @throws {Error} for an instance of another model, a model without its DKP build, or two
+   * block sizes.
    */
   launchPadded(
     stream: Stream,
-    proxy: Kernel,
     index: number,
     be: { instance: ModelInstance; index: number; first: number; blocks: number },
   ): void {
     const rt = this.model.kernels[index]!;
     const other = be.instance.model.kernels[be.index]!;
-    if (rt.block[0] !== other.block[0]) {
-      throw new Error(
-        `Cannot pad kernel ${index} of "${this.model.name}" (${rt.block[0]} threads) with kernel ` +
-          `${be.index} of "${be.instance.model.name}" (${other.block[0]} threads)`,
-      );
+    const where = `Cannot pad kernel ${index} of "${this.model.name}" with kernel ${be.index}`;
+    if (be.instance.model !== this.model) {
+      throw new Error(`${where} of another model, "${be.instance.model.name}"`);
     }
-    const params = new KernelParams()
-      .pointer(rt.dkpBody!).pointer(this.dkpArguments(index))
-      .u32(rt.grid[0]).u32(rt.grid[1]).u32(rt.grid[2])
+    if (!rt.pad) throw new Error(`${where}: the model was loaded without its DKP build`);
+    if (rt.block[0] !== other.block[0]) {
+      throw new Error(`${where}: ${rt.block[0]} and ${other.block[0]} threads per block`);
+    }
+    const params = this.#padParams(rt)
       .pointer(other.dkpBody!).pointer(be.instance.dkpArguments(be.index))
       .u32(other.grid[0]).u32(other.grid[1]).u32(other.grid[2])
       .u32(be.first).bytes();
     stream.launchPacked(
-      proxy,
+      rt.pad,
       rt.blocks + be.blocks,
       1,
       1,

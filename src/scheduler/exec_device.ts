@@ -90,14 +90,14 @@ export interface ExecDevice {
   readonly smCount: number;
 
   /**
-   * Resident blocks per SM of a padded launch that runs a kernel of `rtModel` and one of `beModel`
-   * with this block size and dynamic shared memory; 0 when the device cannot pad a kernel of one
-   * with a kernel of the other (on the GPU: different models, or a model without a DKP build).
+   * Resident blocks per SM of a padded launch of RT kernel `rtKernel` of `rtModel` carrying blocks
+   * of a kernel of `beModel`, with this dynamic shared memory; 0 when the device cannot pad that
+   * kernel with kernels of that model (on the GPU: another model, or one without a DKP build).
    */
   paddedOccupancy(
     rtModel: ModelId,
+    rtKernel: number,
     beModel: ModelId,
-    threads: number,
     sharedMemory: number,
   ): number;
 

@@ -20,7 +20,6 @@ import {
   Device,
   type Event,
   type HostBuffer,
-  type Kernel,
   KernelParams,
   type Module,
   type Stream,
@@ -134,22 +133,15 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   #runtime: Module;
   #watcher: Watcher | undefined;
   #streams: StreamState[] = [];
-  /** Loaded models, with their padding proxy's registers and local memory (undefined: no DKP). */
-  #models: {
-    loaded: LoadedModel;
-    info: ModelInfo;
-    pad: { registers: number; localMemory: number } | undefined;
-  }[] = [];
+  #models: { loaded: LoadedModel; info: ModelInfo }[] = [];
   #instances: ModelInstance[] = [];
-  /** The model of each instance, by instance id. */
-  #instanceModels: ModelId[] = [];
   #greatest: number;
   #least: number;
   #io: Stream;
   #doorbell: Doorbell;
   /** Pinned staging buffers of the instances' inputs, by `<instance>/<storage>`. */
   #staging = new Map<string, HostBuffer>();
-  /** Padding proxies' occupancy, by proxy model, block size and shared memory (see #padKey). */
+  /** Padding launches' occupancy, by RT model, kernel and shared memory (see paddedOccupancy). */
   #padOccupancy = new Map<number, number>();
   readonly smCount: number;
 
@@ -234,12 +226,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
       kernels,
       latencyUs: profile?.model_latency ?? 0,
     };
-    const attributes = loaded.dkpPad?.attributes();
-    const pad = attributes && {
-      registers: attributes.registers,
-      localMemory: attributes.localMemory,
-    };
-    this.#models.push({ loaded, info, pad });
+    this.#models.push({ loaded, info });
     return info;
   }
 
@@ -256,7 +243,6 @@ export class GpuExecDevice implements ExecDevice, Disposable {
       this.model(model).createInstance(this.#flag.address)
     );
     this.#instances.push(instance);
-    this.#instanceModels.push(model);
     return this.#instances.length - 1;
   }
 
@@ -293,67 +279,37 @@ export class GpuExecDevice implements ExecDevice, Disposable {
 
   paddedOccupancy(
     rtModel: ModelId,
+    rtKernel: number,
     beModel: ModelId,
-    threads: number,
     sharedMemory: number,
   ): number {
-    const owner = this.#padOwner(rtModel, beModel);
-    if (owner === undefined) return 0;
-    // One number per (model, block size, shared memory): models < 2^20, threads <= 1024, shared
-    // memory < 2^18 bytes; a key that is not a string keeps the lookup free of allocation.
-    const key = (owner * 2048 + threads) * 262144 + sharedMemory;
+    // A padding launch calls bodies of its own module only: on the H100 (driver 580, CUDA 13), a
+    // kernel calling a body of another loaded module faulted with an illegal address
+    // (tests/gpu/padding_test.ts). So two models are never paired.
+    if (rtModel !== beModel) return 0;
+    const kernel = this.model(rtModel).kernels[rtKernel]!;
+    if (kernel.pad === undefined) return 0; // no DKP build: a synthetic benchmark model
+    // One number per (model, kernel, shared memory): models < 2^20, kernels < 2^16, shared memory
+    // < 2^18 bytes; a key that is not a string keeps the lookup free of allocation.
+    const key = (rtModel * 65536 + rtKernel) * 262144 + sharedMemory;
     let blocks = this.#padOccupancy.get(key);
     if (blocks === undefined) {
-      blocks = this.#padProxy(owner).occupancy(threads, sharedMemory);
+      blocks = kernel.pad.occupancy(kernel.block[0], sharedMemory);
       this.#padOccupancy.set(key, blocks);
     }
     return blocks;
   }
 
   launchPadded(stream: StreamId, instance: InstanceId, kernel: number, be: PaddingBlocks): void {
-    const rt = this.instance(instance);
-    const other = this.instance(be.instance);
     const state = this.#streams[stream]!;
-    const owner = this.#padOwner(
-      this.#instanceModels[instance]!,
-      this.#instanceModels[be.instance]!,
-    );
-    if (owner === undefined) {
-      throw new Error(
-        `Cannot pad a kernel of "${rt.model.name}" with one of "${other.model.name}"`,
-      );
-    }
-    rt.launchPadded(state.stream, this.#padProxy(owner), kernel, {
-      instance: other,
+    this.instance(instance).launchPadded(state.stream, kernel, {
+      instance: this.instance(be.instance),
       index: be.kernel,
       first: be.first,
       blocks: be.blocks,
     });
     if (state.tracker) state.tracker.recorded(state.stream);
     else state.launched++;
-  }
-
-  /**
-   * The model whose padding proxy hosts a kernel of each, or undefined: padding pairs kernels of
-   * one model only. A proxy may call only the bodies of its own module: on the H100 (driver 580,
-   * CUDA 13) a proxy calling a body of another loaded module faulted with an illegal address even
-   * where its registers and local memory covered the other module's (tests/gpu/padding_test.ts,
-   * evaluation/results/h100/gpu-tests-padding.log). Models without a DKP build (synthetic benchmark
-   * models) have no proxy and are never padded.
-   */
-  #padOwner(a: ModelId, b: ModelId): ModelId | undefined {
-    return a === b && this.#models[a]!.pad !== undefined ? a : undefined;
-  }
-
-  /** The registers and local memory of a model's padding proxy (undefined without DKP). */
-  paddingProxy(model: ModelId): { registers: number; localMemory: number } | undefined {
-    return this.#models[model]!.pad;
-  }
-
-  #padProxy(model: ModelId): Kernel {
-    const pad = this.model(model).dkpPad;
-    if (!pad) throw new Error(`Model ${model} was loaded without its DKP build`);
-    return pad;
   }
 
   resetCounters(stream: StreamId, instance: InstanceId, from: number, to: number): void {

@@ -11,12 +11,19 @@
  *   kernel must fit in one wave of that, and of its own occupancy: padding never adds an RT wave;
  * - the BE blocks go to the slots the RT blocks leave, as many rounds of them as fit in the RT
  *   kernel's profiled time at that occupancy (REEF's `latency` table, else its time per wave);
+ * - a BE block longer than the RT kernel may still ride alone if what it adds fits in the RT
+ *   inference's overrun budget, {@linkcode PADDING_OVERRUN_SHARE} of its time over all its
+ *   kernels. Without it a BE task whose next kernel has long blocks (a stem convolution: one wave
+ *   of 20 µs blocks) waits for an RT kernel longer than any there is, and starves;
  * - progress is exact: the caller's cursor advances by the blocks launched, and the policy reports
  *   a BE task finished only once the RT stream has run its last padded block.
  * @module
  */
 
 import type { ExecDevice, InstanceId, KernelInfo, ModelInfo, StreamId } from "./exec_device.ts";
+
+/** Share of an RT inference's standalone time that padding may add to it, over all its kernels. */
+export const PADDING_OVERRUN_SHARE = 0.02;
 
 /** A BE task the padder may take blocks from; the padder advances it past what it launches. */
 export interface PaddingCursor {
@@ -57,6 +64,8 @@ export interface PaddingChoice {
   readonly blocks: number;
   /** Resident blocks per SM of the padded launch. */
   readonly occupancy: number;
+  /** What the BE block adds to the RT kernel's time, µs (0 when its rounds fit in it). */
+  readonly overrunUs: number;
 }
 
 /** The device facts selection needs. */
@@ -75,12 +84,14 @@ export function beBlockUs(be: KernelInfo, occupancy: number, sms: number): numbe
 /**
  * First fit: the first cursor whose next kernel can ride in RT kernel `kernel` of `rtModel`, with
  * how many of its blocks; undefined when none can (see the module notes for the rules).
+ * @param overrunUs What padding may still add to the RT inference, µs.
  */
 export function choosePadding(
   device: PaddingDevice,
   rtModel: ModelInfo,
   kernel: number,
   cursors: readonly PaddingCursor[],
+  overrunUs = 0,
 ): PaddingChoice | undefined {
   const rt = rtModel.kernels[kernel]!;
   const sms = device.smCount;
@@ -90,15 +101,27 @@ export function choosePadding(
     if (be === undefined || be.threads !== rt.threads) continue;
     const occupancy = device.paddedOccupancy(
       rtModel.id,
+      kernel,
       cursor.model.id,
-      rt.threads,
       Math.max(rt.sharedMemory, be.sharedMemory),
     );
     const idle = sms * occupancy - rt.blocks;
     if (idle <= 0) continue;
-    const rounds = Math.floor(rt.timeUs / beBlockUs(be, occupancy, sms));
-    if (!(rounds >= 1)) continue;
-    return { cursor, blocks: Math.min(idle * rounds, be.blocks - cursor.block), occupancy };
+    const blockUs = beBlockUs(be, occupancy, sms);
+    if (!(blockUs > 0)) continue;
+    const rounds = Math.floor(rt.timeUs / blockUs);
+    if (rounds >= 1) {
+      const blocks = Math.min(idle * rounds, be.blocks - cursor.block);
+      return { cursor, blocks, occupancy, overrunUs: 0 };
+    }
+    const overrun = blockUs - rt.timeUs;
+    if (overrun > overrunUs) continue;
+    return {
+      cursor,
+      blocks: Math.min(idle, be.blocks - cursor.block),
+      occupancy,
+      overrunUs: overrun,
+    };
   }
   return undefined;
 }
@@ -123,15 +146,17 @@ export class KernelPadder implements RtKernelPadder {
       return;
     }
     let selectionMs = 0;
+    let overrunUs = PADDING_OVERRUN_SHARE * model.latencyUs;
     for (let kernel = from; kernel < to; kernel++) {
       const start = performance.now();
-      const choice = choosePadding(device, model, kernel, cursors);
+      const choice = choosePadding(device, model, kernel, cursors, overrunUs);
       selectionMs += performance.now() - start;
       if (choice === undefined) {
         device.launch(stream, instance, kernel, kernel + 1, "raw");
         continue;
       }
       const { cursor, blocks } = choice;
+      overrunUs -= choice.overrunUs;
       device.launchPadded(stream, instance, kernel, {
         instance: cursor.instance,
         kernel: cursor.kernel,

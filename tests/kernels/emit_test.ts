@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DKP_PAD, DKP_PROXY, emitModel } from "../../src/kernels/emit.ts";
+import { DKP_PROXY, emitModel, PAD_SUFFIX } from "../../src/kernels/emit.ts";
 import { instantiate } from "../../src/kernels/catalog.ts";
 import { conv, representativeOps, view } from "./representative_ops.ts";
 
@@ -34,11 +34,19 @@ Deno.test("the three builds define the same kernels under the same names", () =>
     assert.ok(m.files.raw.text.includes(`  ${spec.body}(b, `));
     // DKP bodies read every operand from the params struct.
     for (const p of spec.params) assert.ok(m.files.dkp.text.includes(`  ${p.ctype} ${p.name};\n`));
+    // The padding launch: the raw build's parameters, then the BE body's.
+    assert.equal(
+      count(
+        m.files.dkp.text,
+        `__launch_bounds__(${spec.block[0]}, 1)\n${name}${PAD_SUFFIX}(${spec.params[0]!.ctype}`,
+      ),
+      1,
+      name,
+    );
   }
   assert.equal(count(m.files.dkp.text, `${DKP_PROXY}(reef::Body fn, const void* params,`), 1);
   assert.equal(count(m.files.raw.text, DKP_PROXY), 0);
-  assert.equal(count(m.files.dkp.text, `${DKP_PAD}(reef::Body rt, const void* rt_params,`), 1);
-  assert.equal(count(m.files.be.text, DKP_PAD), 0);
+  assert.equal(count(m.files.be.text, PAD_SUFFIX + "("), 0);
 });
 
 Deno.test("launches follow the ops in order and bind the storages of each op", () => {

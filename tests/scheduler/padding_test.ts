@@ -10,15 +10,11 @@ import {
 
 const SMS = 4;
 
-/** Occupancy from block size and shared memory only, as an H100 SM limits them. */
+/** Occupancy of 8 blocks per SM (256 threads on an H100 SM), less where shared memory limits. */
 const device: PaddingDevice = {
   smCount: SMS,
-  paddedOccupancy: (_rt, _be, threads, sharedMemory) =>
-    Math.min(
-      32,
-      Math.floor(2048 / threads),
-      sharedMemory > 0 ? Math.floor(228_000 / sharedMemory) : 32,
-    ),
+  paddedOccupancy: (_rt, _kernel, _be, sharedMemory) =>
+    Math.min(8, sharedMemory > 0 ? Math.floor(228_000 / sharedMemory) : 8),
 };
 
 function kernel(fields: Partial<KernelInfo>): KernelInfo {
@@ -121,14 +117,27 @@ Deno.test("choosePadding, random kernels: RT keeps one wave, BE time stays withi
     assert.ok(rtKernel.blocks < slots && rtKernel.blocks <= SMS * rtKernel.blocksPerSm);
     assert.equal(
       choice.occupancy,
-      device.paddedOccupancy(0, 1, threads, Math.max(rtKernel.sharedMemory, beKernel.sharedMemory)),
+      device.paddedOccupancy(0, 0, 1, Math.max(rtKernel.sharedMemory, beKernel.sharedMemory)),
     );
     assert.equal(beKernel.threads, rtKernel.threads);
     const rounds = Math.ceil(choice.blocks / (slots - rtKernel.blocks));
+    assert.equal(choice.overrunUs, 0, "no overrun budget was given");
     assert.ok(rounds * beBlockUs(beKernel, choice.occupancy, SMS) <= rtKernel.timeUs + 1e-9);
     assert.ok(choice.blocks >= 1 && c.block + choice.blocks <= beKernel.blocks);
   }
   assert.ok(chosen > 100, `only ${chosen} trials padded`);
+});
+
+Deno.test("choosePadding: a BE block longer than the RT kernel rides alone within the overrun", () => {
+  const rt = model(0, [kernel({ blocks: 4, timeUs: 10 })]);
+  const be = model(1, [kernel({ blocks: 100, waveUs: [14, 14, 14, 14, 14, 14, 14, 14] })]);
+  assert.equal(choosePadding(device, rt, 0, [cursor(be)], 3.9), undefined, "4 µs over, 3.9 left");
+  const choice = choosePadding(device, rt, 0, [cursor(be)], 4);
+  // One round only: the 28 idle slots, each block 4 µs past the RT kernel.
+  assert.deepEqual({ blocks: choice?.blocks, overrunUs: choice?.overrunUs }, {
+    blocks: 28,
+    overrunUs: 4,
+  });
 });
 
 Deno.test("advanceCursor moves to the next kernel once every block is done", () => {

@@ -406,14 +406,15 @@ export class SimDevice implements ExecDevice, VirtualClock {
     return this.options.sms;
   }
 
-  /** Blocks per SM that the block size and shared memory allow (no register model). */
+  /** Blocks per SM that the RT kernel's block size and the shared memory allow (no registers). */
   paddedOccupancy(
-    _rtModel: ModelId,
+    rtModel: ModelId,
+    rtKernel: number,
     _beModel: ModelId,
-    threads: number,
     sharedMemory: number,
   ): number {
     const o = this.options;
+    const threads = this.#models[rtModel]!.kernels[rtKernel]!.info.threads;
     return Math.min(
       o.maxBlocksPerSm,
       Math.floor(o.maxThreadsPerSm / threads),

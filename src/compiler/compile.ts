@@ -103,7 +103,8 @@ export function packageOf(
     binaries: {
       raw: `${emitted.model}.${ext}`,
       be: `${emitted.model}.be.${ext}`,
-      dkp: `${emitted.model}.trans.${ext}`,
+      // CUDA: a linked sm_90 cubin (src/kernels/nvcc.ts, CompileJob.relocatable).
+      dkp: `${emitted.model}.trans.${emitted.target === "hip" ? "co" : "cubin"}`,
     },
   };
 }

@@ -29,6 +29,14 @@ export interface CompileJob {
   format?: BinaryFormat;
   /** Extra compiler flags, appended. */
   flags?: string[];
+  /**
+   * CUDA only: compile device code separately (`-rdc`) and link it with nvlink into an sm_90
+   * cubin (`format` is ignored). For the DKP build, whose padding launches call bodies through
+   * pointers: whole-program ptxas compiles every body again for every kernel that may call it,
+   * which took minutes for ResNet-152 and would take hours for DenseNet-201; nvlink sizes each
+   * kernel for its indirect calls instead.
+   */
+  relocatable?: boolean;
 }
 
 /** Resource use of one compiled kernel, from the compiler's report. */
@@ -59,6 +67,11 @@ function nvccPath(): string {
   return Deno.env.get("NVCC") ?? "nvcc";
 }
 
+/** nvlink's path: `$NVLINK`, else `nvlink` on PATH. */
+function nvlinkPath(): string {
+  return Deno.env.get("NVLINK") ?? "nvlink";
+}
+
 /** hipcc's path: `$HIPCC`, else `hipcc` on PATH. */
 function hipccPath(): string {
   return Deno.env.get("HIPCC") ?? "hipcc";
@@ -82,13 +95,14 @@ export function compileCommand(job: CompileJob): { program: string; args: string
       ],
     };
   }
-  const format = job.format ?? "fatbin";
+  const format = job.relocatable ? "cubin" : job.format ?? "fatbin";
   const gencode = ["-gencode=arch=compute_90,code=sm_90"];
   if (format === "fatbin") gencode.push("-gencode=arch=compute_90,code=compute_90");
   return {
     program: nvccPath(),
     args: [
       `-${format}`,
+      ...(job.relocatable ? ["-rdc=true"] : []),
       ...gencode,
       ...common,
       "-lineinfo",
@@ -97,9 +111,36 @@ export function compileCommand(job: CompileJob): { program: string; args: string
       ...(job.flags ?? []),
       job.source,
       "-o",
-      job.output,
+      job.relocatable ? relocatableObject(job) : job.output,
     ],
   };
+}
+
+/** Where a relocatable job's unlinked cubin goes, beside its output (nvlink reads `.cubin`). */
+function relocatableObject(job: CompileJob): string {
+  return job.output.replace(/(\.cubin)?$/, ".rdc.cubin");
+}
+
+async function run(
+  program: string,
+  args: string[],
+  env: Record<string, string>,
+  source: string,
+): Promise<string> {
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command(program, { args, env, stdout: "piped", stderr: "piped" })
+      .output();
+  } catch (error) {
+    throw new Error(`Cannot compile "${source}": cannot run "${program}"`, { cause: error });
+  }
+  const log = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  if (!output.success) {
+    throw new Error(
+      `Cannot compile "${source}": ${program} exited with code ${output.code}:\n${log.trim()}`,
+    );
+  }
+  return log;
 }
 
 /**
@@ -110,19 +151,13 @@ export function compileCommand(job: CompileJob): { program: string; args: string
 export async function compile(job: CompileJob): Promise<CompileResult> {
   const { program, args } = compileCommand(job);
   const started = performance.now();
-  const env: Record<string, string> = job.compiler === "hip" ? { HIP_PLATFORM: "amd" } : {};
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command(program, { args, env, stdout: "piped", stderr: "piped" })
-      .output();
-  } catch (error) {
-    throw new Error(`Cannot compile "${job.source}": cannot run "${program}"`, { cause: error });
-  }
-  const log = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-  if (!output.success) {
-    throw new Error(
-      `Cannot compile "${job.source}": ${program} exited with code ${output.code}:\n${log.trim()}`,
-    );
+  const hip = job.compiler === "hip";
+  let log = await run(program, args, hip ? { HIP_PLATFORM: "amd" } : {}, job.source);
+  if (job.relocatable && !hip) {
+    const object = relocatableObject(job);
+    const link = ["-arch=sm_90", "-v", object, "-o", job.output];
+    log += await run(nvlinkPath(), link, {}, job.source);
+    await Deno.remove(object);
   }
   return {
     source: job.source,
@@ -178,8 +213,8 @@ export interface ModelBuild {
 
 /**
  * Writes an emitted model's three sources into `dir` and compiles them in parallel, next to
- * them: `<m>.fatbin`, `<m>.be.fatbin`, `<m>.trans.fatbin` (CUDA; or `.cubin`), or `<m>.co`,
- * `<m>.be.co`, `<m>.trans.co` (HIP).
+ * them: `<m>.fatbin`, `<m>.be.fatbin` (CUDA; or `.cubin`) and `<m>.trans.cubin` (linked, see
+ * {@linkcode CompileJob.relocatable}), or `<m>.co`, `<m>.be.co`, `<m>.trans.co` (HIP).
  */
 export async function buildModel(
   model: EmittedModel,
@@ -194,12 +229,15 @@ export async function buildModel(
   for (const file of files) {
     const source = join(dir, file.fileName);
     await Deno.writeTextFile(source, file.text);
+    // The DKP build is compiled separately and linked (see CompileJob.relocatable): a cubin.
+    const relocatable = compiler === "cuda" && file === model.files.dkp;
     jobs.push({
       source,
-      output: source.replace(/\.cu$/, `.${extension}`),
+      output: source.replace(/\.cu$/, `.${relocatable ? "cubin" : extension}`),
       compiler,
       format: options.format,
       flags: options.flags,
+      relocatable,
     });
   }
   const [raw, be, dkp] = await compileAll(jobs, options.concurrency);

@@ -42,8 +42,9 @@ async function assertBuildsHoldKernels(pkg: ModelPackage, build: ModelBuild): Pr
         : compiled.includes(kernel);
       assert.ok(found, `${result.binary} lacks kernel "${kernel}"`);
     }
+    // A fatbin, or for the linked DKP build an ELF cubin.
     const magic = new DataView((await Deno.readFile(result.binary)).buffer).getUint32(0, true);
-    assert.equal(magic, 0xba55ed50, `${result.binary} is a fatbin`);
+    assert.equal(magic, which === "dkp" ? 0x464c457f : 0xba55ed50, `${result.binary} format`);
   }
   assert.ok(build.dkp.resources.some((r) => r.name === DKP_PROXY), `DKP build lacks ${DKP_PROXY}`);
 }

@@ -1,16 +1,22 @@
 /**
  * Dynamic kernel padding (DKP), REEF's second mechanism: while RT work runs, each RT kernel is
- * launched together with BE blocks that fill the SM slots it leaves idle, in one launch of a proxy
- * kernel (src/kernels/emit.ts, `reef_dkp_pad`), so BE work progresses without delaying RT work.
+ * launched together with BE blocks that run on the SMs it leaves idle, in one launch (the kernel's
+ * padding launch, src/kernels/emit.ts), so BE work progresses without delaying RT work.
  *
  * Selection is REEF's first fit over the waiting BE tasks, repaired:
  * - only the task's next kernel is considered, with the RT kernel's block size (a proxy block runs
  *   either body with all its threads, so no thread sits out a barrier);
- * - occupancy comes from the device: the proxy's resident blocks per SM with the larger shared
- *   memory and the registers of both bodies (REEF's own calculation ignored shared memory). The RT
- *   kernel must fit in one wave of that, and of its own occupancy: padding never adds an RT wave;
- * - the BE blocks go to the slots the RT blocks leave, as many rounds of them as fit in the RT
- *   kernel's profiled time at that occupancy (REEF's `latency` table, else its time per wave);
+ * - BE blocks go only to SMs that the RT kernel leaves free, one per SM at a time: REEF's CU
+ *   partition. The block scheduler places blocks in index order, spreading the RT blocks (the
+ *   first ones) one per SM, then the BE blocks on the SMs left; it cannot be told to keep BE
+ *   blocks off SMs running RT blocks once every SM has one, so an RT kernel of at least one block
+ *   per SM is never padded. On the H100, filling every idle slot instead (BE blocks beside RT
+ *   blocks) raised RT p99 by 12-75% in fig. 15 (evaluation/README.md);
+ * - the padded launch must fit on the device (the device's occupancy of the padding launch with
+ *   the larger shared memory; REEF's own calculation ignored shared memory), which keeps the RT
+ *   kernel's one wave;
+ * - as many rounds of BE blocks as fit in the RT kernel's profiled time, a block taking its
+ *   profiled time with one block per SM (REEF's `latency` table, else its time per wave);
  * - a BE block longer than the RT kernel may still ride alone if what it adds fits in the RT
  *   inference's overrun budget, {@linkcode PADDING_OVERRUN_SHARE} of its time over all its
  *   kernels. Without it a BE task whose next kernel has long blocks (a stem convolution: one wave
@@ -95,7 +101,8 @@ export function choosePadding(
 ): PaddingChoice | undefined {
   const rt = rtModel.kernels[kernel]!;
   const sms = device.smCount;
-  if (!(rt.timeUs > 0) || rt.blocks > sms * rt.blocksPerSm) return undefined;
+  const free = sms - rt.blocks;
+  if (!(rt.timeUs > 0) || free <= 0) return undefined;
   for (const cursor of cursors) {
     const be = cursor.model.kernels[cursor.kernel];
     if (be === undefined || be.threads !== rt.threads) continue;
@@ -105,20 +112,19 @@ export function choosePadding(
       cursor.model.id,
       Math.max(rt.sharedMemory, be.sharedMemory),
     );
-    const idle = sms * occupancy - rt.blocks;
-    if (idle <= 0) continue;
-    const blockUs = beBlockUs(be, occupancy, sms);
+    if (occupancy < 1) continue;
+    const blockUs = beBlockUs(be, 1, sms);
     if (!(blockUs > 0)) continue;
     const rounds = Math.floor(rt.timeUs / blockUs);
     if (rounds >= 1) {
-      const blocks = Math.min(idle * rounds, be.blocks - cursor.block);
+      const blocks = Math.min(free * rounds, be.blocks - cursor.block);
       return { cursor, blocks, occupancy, overrunUs: 0 };
     }
     const overrun = blockUs - rt.timeUs;
     if (overrun > overrunUs) continue;
     return {
       cursor,
-      blocks: Math.min(idle, be.blocks - cursor.block),
+      blocks: Math.min(free, be.blocks - cursor.block),
       occupancy,
       overrunUs: overrun,
     };

@@ -39,64 +39,56 @@ function cursor(m: ModelInfo, kernel = 0, block = 0): PaddingCursor {
 }
 
 Deno.test("choosePadding: first fit over the cursors, skipping other block sizes", () => {
-  const rt = model(0, [kernel({ blocks: 4, timeUs: 20 })]);
+  const rt = model(0, [kernel({ blocks: 1, timeUs: 20 })]);
   const narrow = model(1, [kernel({ threads: 128, blocks: 100, timeUs: 5 })]);
   const fits = model(2, [kernel({ blocks: 100, timeUs: 5, blocksPerSm: 8 })]);
   const later = model(3, [kernel({ blocks: 100, timeUs: 5 })]);
   const choice = choosePadding(device, rt, 0, [cursor(narrow), cursor(fits), cursor(later)]);
   assert.equal(choice?.cursor.model, fits);
-  // 8 blocks per SM x 4 SMs = 32 slots, 4 taken by RT: 28 idle. 100 BE blocks take 4 waves of
-  // 1.25 µs, so 16 rounds fit in the RT kernel's 20 µs: all 100 blocks ride.
-  assert.equal(choice?.occupancy, 8);
-  assert.equal(choice?.blocks, 100);
-});
-
-Deno.test("choosePadding: the profiled wave time at the padded occupancy bounds the rounds", () => {
-  const rt = model(0, [kernel({ blocks: 8, timeUs: 12 })]);
-  const be = model(1, [kernel({ blocks: 1000, waveUs: [1, 2, 3, 4, 5, 6, 7, 8] })]);
-  const choice = choosePadding(device, rt, 0, [cursor(be, 0, 10)]);
-  // Occupancy 8: a block takes waveUs[7] = 8 µs, one round fits in 12 µs: 32 - 8 = 24 blocks.
+  // 3 SMs are free of RT blocks; a BE block takes 1.25 µs (100 blocks in 4 waves of 32 in 5 µs),
+  // so 16 rounds of 3 fit in the RT kernel's 20 µs: 48 blocks.
   assert.deepEqual({ blocks: choice?.blocks, occupancy: choice?.occupancy }, {
-    blocks: 24,
+    blocks: 48,
     occupancy: 8,
   });
-  assert.equal(beBlockUs(be.kernels[0]!, 20, SMS), 8, "beyond the table: its last entry");
 });
 
-Deno.test("choosePadding: nothing when the RT kernel fills the GPU, needs waves, or BE is too slow", () => {
+Deno.test("choosePadding: the profiled time of a block alone on its SM bounds the rounds", () => {
+  const rt = model(0, [kernel({ blocks: 2, timeUs: 12 })]);
+  const be = model(1, [kernel({ blocks: 1000, waveUs: [5, 6, 7, 8, 9, 10, 11, 12] })]);
+  const choice = choosePadding(device, rt, 0, [cursor(be, 0, 10)]);
+  // Two free SMs, 5 µs per block: two rounds of two.
+  assert.equal(choice?.blocks, 4);
+  assert.equal(beBlockUs(be.kernels[0]!, 20, SMS), 12, "beyond the table: its last entry");
+  const tail = choosePadding(device, rt, 0, [cursor(be, 0, 998)]);
+  assert.equal(tail?.blocks, 2, "no more than the kernel has left");
+});
+
+Deno.test("choosePadding: nothing when RT takes every SM, the launch cannot fit, or BE is too slow", () => {
   // 64 blocks at 8 per SM: two waves of 2 µs.
   const be = model(1, [kernel({ blocks: 64, timeUs: 4 })]);
-  const full = model(0, [kernel({ blocks: 32, timeUs: 50 })]);
-  assert.equal(choosePadding(device, full, 0, [cursor(be)]), undefined, "no idle slot");
-  const waves = model(0, [kernel({ blocks: 40, blocksPerSm: 8, timeUs: 50 })]);
-  assert.equal(choosePadding(device, waves, 0, [cursor(be)]), undefined, "RT needs two waves");
-  const short = model(0, [kernel({ blocks: 4, timeUs: 1.5 })]);
+  const full = model(0, [kernel({ blocks: 4, timeUs: 50 })]);
+  assert.equal(choosePadding(device, full, 0, [cursor(be)]), undefined, "no free SM");
+  const huge = model(1, [kernel({ blocks: 64, timeUs: 4, sharedMemory: 300_000 })]);
+  const rt = model(0, [kernel({ blocks: 1, timeUs: 50 })]);
+  assert.equal(choosePadding(device, rt, 0, [cursor(huge)]), undefined, "launch does not fit");
+  const short = model(0, [kernel({ blocks: 1, timeUs: 1.5 })]);
   assert.equal(choosePadding(device, short, 0, [cursor(be)]), undefined, "a BE block outlasts RT");
-  const unprofiled = model(0, [kernel({ blocks: 4, timeUs: 0 })]);
+  const unprofiled = model(0, [kernel({ blocks: 1, timeUs: 0 })]);
   assert.equal(choosePadding(device, unprofiled, 0, [cursor(be)]), undefined, "no RT time");
   const done = cursor(be, 1);
-  assert.equal(choosePadding(device, short, 0, [done]), undefined, "task has no kernel left");
+  assert.equal(choosePadding(device, rt, 0, [done]), undefined, "task has no kernel left");
 });
 
-Deno.test("choosePadding: shared memory limits the padded occupancy", () => {
-  const rt = model(0, [kernel({ blocks: 4, timeUs: 20, sharedMemory: 1000 })]);
-  const be = model(1, [kernel({ blocks: 1000, timeUs: 2, sharedMemory: 100_000 })]);
-  const choice = choosePadding(device, rt, 0, [cursor(be)]);
-  // 228 000 / 100 000 = 2 blocks per SM: 8 slots, 4 for RT.
-  assert.equal(choice?.occupancy, 2);
-  assert.equal(choice!.blocks % 4, 0);
-});
-
-Deno.test("choosePadding, random kernels: RT keeps one wave, BE time stays within RT time", () => {
+Deno.test("choosePadding, random kernels: BE only on free SMs, within the RT kernel's time", () => {
   let state = 12345;
   const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const pick = <T>(values: T[]) => values[Math.floor(random() * values.length)]!;
   let chosen = 0;
   for (let trial = 0; trial < 2000; trial++) {
-    const threads = pick([128, 256]);
     const rtKernel = kernel({
-      threads,
-      blocks: 1 + Math.floor(random() * 64),
+      threads: pick([128, 256]),
+      blocks: 1 + Math.floor(random() * 6),
       blocksPerSm: pick([1, 2, 4, 8]),
       sharedMemory: pick([0, 20_000, 80_000]),
       timeUs: random() * 50,
@@ -105,7 +97,7 @@ Deno.test("choosePadding, random kernels: RT keeps one wave, BE time stays withi
       threads: pick([128, 256]),
       blocks: 1 + Math.floor(random() * 500),
       blocksPerSm: pick([1, 2, 4, 8]),
-      sharedMemory: pick([0, 20_000, 120_000]),
+      sharedMemory: pick([0, 20_000, 120_000, 250_000]),
       timeUs: random() * 50,
     });
     const be = model(1, [beKernel]);
@@ -113,29 +105,25 @@ Deno.test("choosePadding, random kernels: RT keeps one wave, BE time stays withi
     const choice = choosePadding(device, model(0, [rtKernel]), 0, [c]);
     if (choice === undefined) continue;
     chosen++;
-    const slots = SMS * choice.occupancy;
-    assert.ok(rtKernel.blocks < slots && rtKernel.blocks <= SMS * rtKernel.blocksPerSm);
-    assert.equal(
-      choice.occupancy,
-      device.paddedOccupancy(0, 0, 1, Math.max(rtKernel.sharedMemory, beKernel.sharedMemory)),
-    );
+    const free = SMS - rtKernel.blocks;
+    assert.ok(free > 0 && choice.occupancy >= 1);
     assert.equal(beKernel.threads, rtKernel.threads);
-    const rounds = Math.ceil(choice.blocks / (slots - rtKernel.blocks));
     assert.equal(choice.overrunUs, 0, "no overrun budget was given");
-    assert.ok(rounds * beBlockUs(beKernel, choice.occupancy, SMS) <= rtKernel.timeUs + 1e-9);
+    const rounds = Math.ceil(choice.blocks / free);
+    assert.ok(rounds * beBlockUs(beKernel, 1, SMS) <= rtKernel.timeUs + 1e-9);
     assert.ok(choice.blocks >= 1 && c.block + choice.blocks <= beKernel.blocks);
   }
   assert.ok(chosen > 100, `only ${chosen} trials padded`);
 });
 
 Deno.test("choosePadding: a BE block longer than the RT kernel rides alone within the overrun", () => {
-  const rt = model(0, [kernel({ blocks: 4, timeUs: 10 })]);
+  const rt = model(0, [kernel({ blocks: 1, timeUs: 10 })]);
   const be = model(1, [kernel({ blocks: 100, waveUs: [14, 14, 14, 14, 14, 14, 14, 14] })]);
   assert.equal(choosePadding(device, rt, 0, [cursor(be)], 3.9), undefined, "4 µs over, 3.9 left");
   const choice = choosePadding(device, rt, 0, [cursor(be)], 4);
-  // One round only: the 28 idle slots, each block 4 µs past the RT kernel.
+  // One round only: a block on each of the 3 free SMs, each 4 µs past the RT kernel.
   assert.deepEqual({ blocks: choice?.blocks, overrunUs: choice?.overrunUs }, {
-    blocks: 28,
+    blocks: 3,
     overrunUs: 4,
   });
 });

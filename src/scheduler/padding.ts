@@ -62,6 +62,8 @@ export interface RtKernelPadder {
    * had BE work to choose from, µs, oldest first (each kernel's selection is timed on its own).
    */
   selectionTimesUs(): number[];
+  /** RT kernels launched padded with BE blocks so far. */
+  paddedKernels(): number;
 }
 
 /** What {@linkcode choosePadding} picked: blocks [cursor.block, cursor.block + blocks). */
@@ -144,6 +146,7 @@ export function advanceCursor(cursor: PaddingCursor, blocks: number): void {
 /** The padder of `reef` mode: {@linkcode choosePadding} per RT kernel, padded or plain launch. */
 export class KernelPadder implements RtKernelPadder {
   readonly #selectionUs: number[] = [];
+  #padded = 0;
 
   launchRtKernels(launch: RtKernelLaunch): void {
     const { device, stream, instance, model, cursors, from, to } = launch;
@@ -170,11 +173,16 @@ export class KernelPadder implements RtKernelPadder {
         blocks,
       });
       advanceCursor(cursor, blocks);
+      this.#padded++;
     }
     this.#selectionUs.push((selectionMs * 1000) / (to - from));
   }
 
   selectionTimesUs(): number[] {
     return [...this.#selectionUs];
+  }
+
+  paddedKernels(): number {
+    return this.#padded;
   }
 }

@@ -283,6 +283,7 @@ export class SchedulerPolicy {
         .map((p) => p.quiescedUs - p.preemptUs),
       relaunchedKernels: this.#relaunched,
       selectionTimesUs: this.#padder?.selectionTimesUs() ?? [],
+      paddedKernels: this.#padder?.paddedKernels() ?? 0,
     };
   }
 

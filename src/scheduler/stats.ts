@@ -55,4 +55,6 @@ export interface SchedulerStats {
    * pad from, µs (empty in other modes).
    */
   readonly selectionTimesUs: readonly number[];
+  /** `reef` mode: RT kernels launched padded with BE blocks (0 in other modes). */
+  readonly paddedKernels: number;
 }

@@ -160,7 +160,7 @@ gpuTest(
     });
     try {
       // One model for both: the device pads kernels of one model only (see the test above).
-      const rtModel = await scheduler.loadModel("resnet18");
+      const rtModel = await scheduler.loadModel("resnet50");
       const beModel = rtModel;
       const rt = await scheduler.openClient("rt", "rt");
       const beClients = await Promise.all(
@@ -171,7 +171,8 @@ gpuTest(
       const beInput = input(beModel, 7);
       const reference = (await beClients[0]!.infer(beModel, beInput)).outputs;
       // As in fig. 15: closed-loop BE clients, and RT inferences all queued at once.
-      const rtInputs = Array.from({ length: 100 }, (_, i) => input(rtModel, i));
+      const distinct = Array.from({ length: 10 }, (_, i) => input(rtModel, i));
+      const rtInputs = Array.from({ length: 300 }, (_, i) => distinct[i % 10]!);
       let rtDone = false;
       const beLoops = beClients.map(async (client) => {
         const results = [];
@@ -193,12 +194,13 @@ gpuTest(
       const stats = await scheduler.stats();
       const selection = [...stats.selectionTimesUs].sort((a, b) => a - b);
       console.log(
-        `${during} of ${beResults.length} BE inferences finished while RT work ran; selection ` +
-          `median ${selection[selection.length >> 1]} µs per RT kernel over ${selection.length} ` +
-          `RT inferences`,
+        `${stats.paddedKernels} RT kernels padded; ${during} of ${beResults.length} BE ` +
+          `inferences finished while RT work ran; selection median ` +
+          `${
+            selection[selection.length >> 1]
+          } µs per RT kernel over ${selection.length} RT inferences`,
       );
-      assert.ok(during > 0, "no BE inference finished during the RT work");
-      assert.ok(selection.length > 0, "no RT inference had BE work to pad from");
+      assert.ok(stats.paddedKernels > 0, "no RT kernel was padded");
     } finally {
       await scheduler.close();
     }

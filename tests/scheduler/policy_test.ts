@@ -265,6 +265,7 @@ Deno.test("reef: RT kernels go through the padder, with the held BE task to pad 
       launch.device.launch(launch.stream, launch.instance, launch.from, launch.to, "raw");
     },
     selectionTimesUs: () => [],
+    paddedKernels: () => 0,
   };
   const { policy, submit, run } = await setup("reef", { padder });
   submit(1, "chain6", policy.openClient("be", "be"));
@@ -291,6 +292,7 @@ Deno.test("reef: padding runs held BE tasks inside RT kernels; none finishes bef
   }
   const stats = policy.stats();
   assert.ok(stats.selectionTimesUs.length > 0 && stats.selectionTimesUs.every((t) => t >= 0));
+  assert.ok(stats.paddedKernels > 0);
   // Padded BE blocks never ran on the BE stream: it ran only the kernels before the preemption.
   const beStreamKernels = device.kernelTrace.filter((r) => r.build === "be").length;
   assert.ok(beStreamKernels < 6, `${beStreamKernels} BE-build kernels of 6`);

@@ -377,7 +377,7 @@ export class SchedulerPolicy {
     let progressed = false;
     const preemption = this.#preemption;
     if (preemption !== undefined && Number.isNaN(preemption.quiescedUs) && this.#beIdle()) {
-      this.#quiesced(preemption);
+      preemption.quiescedUs = this.#device.now();
       progressed = true;
     }
     if (this.#phase === "be") {
@@ -399,13 +399,22 @@ export class SchedulerPolicy {
     const rtQueue = this.#rtQueue!;
     const head = rtQueue.tasks.peek();
     if (head !== undefined) {
-      if (this.#padder !== undefined && this.#startForPadding()) progressed = true;
+      if (this.#padder !== undefined && this.#startForPadding(head)) progressed = true;
       const current = this.#preemption;
       const firstLaunch = head.next === 0 && current !== undefined &&
         Number.isNaN(current.rtLaunchUs);
       const launchUs = this.#device.now();
       if (this.#advanceHead(rtQueue)) progressed = true;
       if (firstLaunch && head.next > 0) current.rtLaunchUs = launchUs;
+      // Padding restores preempted tasks as soon as they quiesced, but only once RT kernels are
+      // launched: reading the counters waits for a copy, which must not delay the RT launch.
+      if (
+        this.#padder !== undefined && current !== undefined && !current.restored &&
+        !Number.isNaN(current.quiescedUs) && head.next > 0
+      ) {
+        this.#restore(current);
+        progressed = true;
+      }
       return progressed;
     }
     if (this.#preemption !== undefined) {
@@ -488,7 +497,7 @@ export class SchedulerPolicy {
       const be = queue.tasks.peek();
       if (
         be === undefined || !be.restored || be.next >= be.model.info.kernels.length ||
-        !this.#device.idle(queue.stream)
+        !this.#pairs(task, be) || !this.#device.idle(queue.stream)
       ) {
         continue;
       }
@@ -519,14 +528,23 @@ export class SchedulerPolicy {
   }
 
   /**
+   * Whether the device can pad RT kernels of `rt`'s model with BE blocks of `be`'s (the GPU pairs
+   * kernels of one model only). A BE task it cannot pair is neither started for padding nor
+   * offered to the padder, so that RT work pays nothing for it.
+   */
+  #pairs(rt: TaskState, be: TaskState): boolean {
+    return this.#device.paddedOccupancy(rt.model.info.id, 0, be.model.info.id, 0) > 0;
+  }
+
+  /**
    * Padding: starts BE queue heads that arrived while RT work runs (inputs uploaded on their own
    * streams) and holds them with nothing done, so RT kernels can carry their blocks.
    */
-  #startForPadding(): boolean {
+  #startForPadding(rt: TaskState): boolean {
     let started = false;
     for (const queue of this.#beQueues) {
       const task = queue.tasks.peek();
-      if (task === undefined || !Number.isNaN(task.startedUs)) continue;
+      if (task === undefined || !Number.isNaN(task.startedUs) || !this.#pairs(rt, task)) continue;
       this.#start(task);
       task.held = true;
       task.restored = true;
@@ -574,16 +592,13 @@ export class SchedulerPolicy {
     this.#preemptions.push(preemption);
     this.#device.setPreemptFlag(1);
     // BE work may already be gone (a task between two launches); then it quiesced right here.
-    if (this.#beIdle()) this.#quiesced(preemption);
+    if (this.#beIdle()) preemption.quiescedUs = this.#device.now();
   }
 
-  /** BE streams went idle after a preemption; with padding, restore at once to pad from there. */
-  #quiesced(preemption: MutablePreemption): void {
-    preemption.quiescedUs = this.#device.now();
-    if (this.#padder !== undefined) this.#restore(preemption);
-  }
-
-  /** Reads the preempted tasks' restore points and rewinds them there (BE streams idle). */
+  /**
+   * Reads the preempted tasks' restore points and rewinds them there (BE streams idle): with
+   * padding once RT kernels are launched, so that they may be padded from there; else on resume.
+   */
   #restore(preemption: MutablePreemption): void {
     const device = this.#device;
     const points = preemption.tasks.map((t) =>

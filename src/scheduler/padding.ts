@@ -4,8 +4,8 @@
  * padding launch, src/kernels/emit.ts), so BE work progresses without delaying RT work.
  *
  * Selection is REEF's first fit over the waiting BE tasks, repaired:
- * - only the task's next kernel is considered, with the RT kernel's block size (a proxy block runs
- *   either body with all its threads, so no thread sits out a barrier);
+ * - only the task's next kernel is considered, with the RT kernel's block size (a block of a padding
+ *   launch runs either body with all its threads, so no thread sits out a barrier);
  * - BE blocks go only to SMs that the RT kernel leaves free, one per SM at a time: REEF's CU
  *   partition. The block scheduler places blocks in index order, spreading the RT blocks (the
  *   first ones) one per SM, then the BE blocks on the SMs left; it cannot be told to keep BE
@@ -20,7 +20,7 @@
  * - a BE block longer than the RT kernel may still ride alone if what it adds fits in the RT
  *   inference's overrun budget, {@linkcode PADDING_OVERRUN_SHARE} of its time over all its
  *   kernels. Without it a BE task whose next kernel has long blocks (a stem convolution: one wave
- *   of 20 µs blocks) waits for an RT kernel longer than any there is, and starves;
+ *   of 25 µs blocks) waits for an RT kernel longer than any there is, and starves;
  * - progress is exact: the caller's cursor advances by the blocks launched, and the policy reports
  *   a BE task finished only once the RT stream has run its last padded block.
  * @module

@@ -91,7 +91,7 @@ interface MutablePreemption {
   rtLaunchUs: number;
   readonly tasks: TaskState[];
   readonly restores: RestoreRecord[];
-  /** Whether the restore points were read (at quiesce with padding, else on resume). */
+  /** Whether the restore points were read (with padding once quiesced and RT launched, else on resume). */
   restored: boolean;
 }
 

@@ -91,7 +91,10 @@ interface MutablePreemption {
   rtLaunchUs: number;
   readonly tasks: TaskState[];
   readonly restores: RestoreRecord[];
-  /** Whether the restore points were read (with padding once quiesced and RT launched, else on resume). */
+  /**
+   * Whether the restore points were read: with padding once BE quiesced and RT launched, else on
+   * resume.
+   */
   restored: boolean;
 }
 

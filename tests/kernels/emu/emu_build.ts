@@ -8,7 +8,7 @@
 
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { EmittedModel } from "../../../src/kernels/emit.ts";
+import { type EmittedModel, PAD_SUFFIX } from "../../../src/kernels/emit.ts";
 import { KERNEL_INCLUDE_DIR } from "../../../src/kernels/nvcc.ts";
 
 /** This directory: the emulator's headers and sources. */
@@ -56,7 +56,23 @@ function dkpEntry(model: EmittedModel): string {
     `              [&] { reef_dkp_run(fn, params, grid.x, grid.y, grid.z); });`,
     `  return true;`,
     `}`,
+    ``,
+    `bool emu_run_pad(const std::string& name, void* const* a, const void* be_params, dim3 grid,`,
+    `                 unsigned threads, size_t shared, unsigned first, unsigned count) {`,
+    `  const unsigned blocks = grid.x * grid.y * grid.z + count;`,
   );
+  for (const { name, spec } of model.functions) {
+    const args = spec.params.map((p, i) => `static_cast<${p.ctype}>(a[${i}]), `).join("");
+    lines.push(
+      `  if (name == "${name}") {`,
+      `    emu::launch(dim3{blocks, 1, 1}, threads, shared, [&] {`,
+      `      ${name}${PAD_SUFFIX}(${args}${name}_body, be_params, grid.x, grid.y, grid.z, first);`,
+      `    });`,
+      `    return true;`,
+      `  }`,
+    );
+  }
+  lines.push(`  return false;`, `}`);
   return lines.join("\n") + "\n";
 }
 

@@ -3,6 +3,8 @@
 // - raw build against the float64 reference (relative L2 error, every window element written,
 //   nothing written outside the window);
 // - DKP build through reef_dkp_run with fewer proxy blocks than virtual blocks: bit-exact;
+// - padding launches: each launch's padding launch runs on a copy of the buffers while its own
+//   blocks, as the BE blocks of two padded launches, run on the buffers: both bit-exact;
 // - BE build with the flag clear: bit-exact, every block counted; with the flag set: nothing
 //   written, no block counted;
 // - BE abort: for each launch, the flag is raised at a few of its barriers (one inside the
@@ -16,6 +18,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "../../gpu/kernels/check_common.h"
 #include "emu_runtime.h"
@@ -24,6 +27,8 @@ bool emu_run_raw(const std::string& name, void* const* args, dim3 grid, unsigned
                  size_t shared);
 bool emu_run_dkp(const std::string& name, const void* params, dim3 grid, unsigned threads,
                  size_t shared, unsigned proxy_blocks);
+bool emu_run_pad(const std::string& name, void* const* rt_args, const void* be_params, dim3 grid,
+                 unsigned threads, size_t shared, unsigned first, unsigned count);
 bool emu_run_be(const std::string& name, const int* flag, unsigned* done, void* const* args,
                 dim3 grid, unsigned threads, size_t shared);
 
@@ -68,6 +73,23 @@ bool run_case(const check::Case& c, const std::string& precision, uint64_t seed)
     }
   }
   const bool dkp_same = bufs.at(expected.output.storage).bytes == raw_bytes;
+
+  poison_outputs(bufs);
+  check::Buffers rt_bufs = bufs;
+  for (const check::Launch& l : c.launches) {
+    std::vector<void*> rt_args = pointers(l, rt_bufs);
+    std::vector<void*> be_params = pointers(l, bufs);
+    const unsigned n = l.blocks(), half = n / 2;
+    for (const auto& [first, count] : {std::pair{0u, half}, std::pair{half, n - half}}) {
+      if (count == 0) continue;
+      if (!emu_run_pad(l.kernel, rt_args.data(), be_params.data(),
+                       dim3{l.grid[0], l.grid[1], l.grid[2]}, l.block, l.smem, first, count)) {
+        emu::fatal("a kernel's padding launch is missing from the DKP build");
+      }
+    }
+  }
+  const bool pad_same = bufs.at(expected.output.storage).bytes == raw_bytes &&
+                        rt_bufs.at(expected.output.storage).bytes == raw_bytes;
 
   // BE, flag clear, then set.
   int flag = 0;
@@ -121,13 +143,14 @@ bool run_case(const check::Case& c, const std::string& precision, uint64_t seed)
     }
   }
 
-  const bool ok = cmp.ok(check::tolerance(precision)) && dkp_same && be_same && counted &&
-                  flagged && restored;
+  const bool ok = cmp.ok(check::tolerance(precision)) && dkp_same && pad_same && be_same &&
+                  counted && flagged && restored;
   std::printf(
-      "%s %s [%s %s x%zu] relL2=%.2e maxAbs=%.2e unwritten=%zu outside=%zu dkp=%s be=%s "
+      "%s %s [%s %s x%zu] relL2=%.2e maxAbs=%.2e unwritten=%zu outside=%zu dkp=%s pad=%s be=%s "
       "counted=%s flag-set=%s abort-restore=%s\n",
       ok ? "PASS" : "FAIL", c.name.c_str(), precision.c_str(), c.kind.c_str(), c.launches.size(),
       cmp.rel_l2, cmp.max_abs, cmp.bad_window, cmp.bad_outside, dkp_same ? "bit-exact" : "DIFFERS",
+      pad_same ? "bit-exact" : "DIFFERS",
       be_same ? "bit-exact" : "DIFFERS", counted ? "ok" : "WRONG", flagged ? "ok" : "WROTE",
       restored ? "ok" : "WRONG");
   return ok;

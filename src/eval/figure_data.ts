@@ -332,7 +332,7 @@ export interface BuildOverheadRow {
   model: string;
   /** GPU time of the BE build over the raw build's, minus 1. */
   be_overhead: number;
-  /** GPU time of the DKP build (padding proxy, no BE blocks) over the raw build's, minus 1. */
+  /** GPU time of the DKP build (padding launches, no BE blocks) over the raw build's, minus 1. */
   dkp_overhead?: number;
 }
 

@@ -32,7 +32,7 @@ export interface ModelRow {
   torch_ms: number;
   ratio: number;
   be_overhead: number;
-  /** The DKP build (each kernel through the padding proxy, no BE blocks) against raw. */
+  /** The DKP build (each kernel as its padding launch with no BE blocks) against raw. */
   dkp_overhead: number;
   /** The fp16 BE build's longest stretch of a block between two flag checks, µs. */
   check_interval_us_max: number;
@@ -201,6 +201,13 @@ async function load(device: Device, root: string, name: string, flag: bigint): P
   };
 }
 
+/** Enqueues every kernel of one inference in the given build. */
+function launchAll(instance: ModelInstance, stream: Stream, build: "raw" | "be" | "dkp"): void {
+  const n = instance.model.kernels.length;
+  if (build === "dkp") instance.launchDkp(stream, 0, n);
+  else instance.launch(stream, 0, n, build);
+}
+
 function runOnce(
   loaded: Loaded,
   stream: Stream,
@@ -210,11 +217,8 @@ function runOnce(
   const { instance } = loaded;
   const n = loaded.model.kernels.length;
   instance.upload(stream, loaded.input, input);
-  if (build === "dkp") instance.launchDkp(stream, 0, n);
-  else {
-    if (build === "be") instance.resetCounters(stream, 0, n);
-    instance.launch(stream, 0, n, build);
-  }
+  if (build === "be") instance.resetCounters(stream, 0, n);
+  launchAll(instance, stream, build);
   stream.synchronizeSync();
   return loaded.outputs.map((o) => instance.download(stream, o.storage));
 }
@@ -304,12 +308,7 @@ function timeBuild(
   build: "raw" | "be" | "dkp",
   repeats: number,
 ): number {
-  const n = loaded.model.kernels.length;
-  const { instance } = loaded;
-  return timer.time(repeats, () => {
-    if (build === "dkp") instance.launchDkp(timer.stream, 0, n);
-    else instance.launch(timer.stream, 0, n, build);
-  }) / 1000;
+  return timer.time(repeats, () => launchAll(loaded.instance, timer.stream, build)) / 1000;
 }
 
 /** One model's input for PyTorch and where its reference outputs go. */

@@ -211,15 +211,7 @@ export class LoadedModel implements Disposable {
         };
       });
       const stride = options.traceBinary === undefined ? 4 : 16;
-      const model = new LoadedModel(
-        device,
-        paths.name,
-        pkg,
-        modules,
-        kernels,
-        proxy,
-        stride,
-      );
+      const model = new LoadedModel(device, paths.name, pkg, modules, kernels, proxy, stride);
       model.#uploadWeights(weights, paths.json);
       return model;
     } catch (error) {
@@ -327,18 +319,12 @@ export class ModelInstance implements Disposable {
         ? model.weightAddress(entry.name)!
         : this.#arena.address + BigInt(offset);
     });
-    const argAddress = (index: number): Address => this.#addresses[index]!;
-    this.#rawParams = model.kernels.map((k) => {
-      const params = new KernelParams();
-      for (const arg of k.call.args) params.pointer(argAddress(arg));
-      return params.bytes();
-    });
+    this.#rawParams = model.kernels.map((k) => this.#withArguments(new KernelParams(), k).bytes());
     this.#beParams = model.kernels.map((k, i) => {
       const params = new KernelParams().pointer(flag).pointer(
         this.#counters.address + BigInt(model.counterStride * i),
       );
-      for (const arg of k.call.args) params.pointer(argAddress(arg));
-      return params.bytes();
+      return this.#withArguments(params, k).bytes();
     });
     if (model.dkpProxy) {
       // A DKP body reads its arguments from device memory: the raw build's packed pointers.
@@ -348,7 +334,8 @@ export class ModelInstance implements Disposable {
       this.#rawParams.forEach((p, i) => this.#dkpArgs!.write(p, this.#dkpStarts[i]));
       // Each padding launch's parameters with no BE blocks (a null BE body no block calls).
       this.#dkpParams = model.kernels.map((k) =>
-        this.#padParams(k).pointer(0n).pointer(0n).u32(1).u32(1).u32(1).u32(0).bytes()
+        this.#withArguments(new KernelParams(), k)
+          .pointer(0n).pointer(0n).u32(1).u32(1).u32(1).u32(0).bytes()
       );
     }
   }
@@ -370,9 +357,8 @@ export class ModelInstance implements Disposable {
     return this.#dkpArgs.address + BigInt(this.#dkpStarts[index]!);
   }
 
-  /** A kernel's padding-launch parameters up to the BE ones: its raw build's arguments. */
-  #padParams(kernel: LoadedKernel): KernelParams {
-    const params = new KernelParams();
+  /** Appends a kernel's storage pointers, in parameter order (every build passes them). */
+  #withArguments(params: KernelParams, kernel: LoadedKernel): KernelParams {
     for (const arg of kernel.call.args) params.pointer(this.#addresses[arg]!);
     return params;
   }
@@ -424,7 +410,7 @@ export class ModelInstance implements Disposable {
     if (rt.block[0] !== other.block[0]) {
       throw new Error(`${where}: ${rt.block[0]} and ${other.block[0]} threads per block`);
     }
-    const params = this.#padParams(rt)
+    const params = this.#withArguments(new KernelParams(), rt)
       .pointer(other.dkpBody!).pointer(be.instance.dkpArguments(be.index))
       .u32(other.grid[0]).u32(other.grid[1]).u32(other.grid[2])
       .u32(be.first).bytes();

@@ -741,13 +741,7 @@ export class SimDevice implements ExecDevice, VirtualClock {
     const { op, stream } = kernel;
     const inst = op.instance;
     const model = inst.model;
-    const previous = op.index === 0 ? this.#inputDigest(inst) : inst.values[op.index - 1]!;
-    const complete = kernel.completed === kernel.kernel.info.blocks;
-    // A kernel that did not run every block leaves its outputs partly stale: a different digest.
-    inst.values[op.index] = mix32(
-      mix32(previous, complete ? model.salt : ~model.salt),
-      op.index + 1,
-    );
+    this.#writeOutputs(inst, op.index, kernel.completed === kernel.kernel.info.blocks);
     inst.padded[op.index] = 0;
     if (op.pad) this.#finishPadding(op.pad);
     if (this.options.trace) {
@@ -777,8 +771,17 @@ export class SimDevice implements ExecDevice, VirtualClock {
     inst.padded[pad.index]! += pad.blocks;
     if (inst.padded[pad.index]! < inst.model.kernels[pad.index]!.info.blocks) return;
     inst.padded[pad.index] = 0;
-    const previous = pad.index === 0 ? this.#inputDigest(inst) : inst.values[pad.index - 1]!;
-    inst.values[pad.index] = mix32(mix32(previous, inst.model.salt), pad.index + 1);
+    this.#writeOutputs(inst, pad.index, true);
+  }
+
+  /**
+   * Sets what kernel `index` of an instance wrote: a digest of its inputs' digest. A kernel that
+   * did not run every block leaves its outputs partly stale: a different digest.
+   */
+  #writeOutputs(inst: SimInstance, index: number, complete: boolean): void {
+    const previous = index === 0 ? this.#inputDigest(inst) : inst.values[index - 1]!;
+    const salt = inst.model.salt;
+    inst.values[index] = mix32(mix32(previous, complete ? salt : ~salt), index + 1);
   }
 
   #inputDigest(inst: SimInstance): number {

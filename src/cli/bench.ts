@@ -253,7 +253,8 @@ Benchmarks:
   disb                 DISB A-E and REAL, every mode: disb.json, figures 10a, 10b, 11a, 17a
   preemption           The four preemption sweeps: preemption.json, figures 12a, 13a, 13b, 14a
   rt-latency           Each DISB model as RT beside a BE model, every mode: rt-latency.json
-  all                  Everything above: every figure and the three summary files
+  dkp                  Padding: queued RT + 5 BE clients per DISB model: dkp.json, figures 15a, 15b
+  all                  Everything above: every figure and the four summary files
   demo                 DISB A in quick mode, on the GPU if there is one, else simulated
   ffi                  Host cost of a kernel launch and a flag write through the binding and from C
   server               Request latency of one model in-process, over HTTP and over gRPC:

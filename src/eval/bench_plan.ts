@@ -71,7 +71,7 @@ export class UnknownTargetError extends Error {
         BUILTIN_WORKLOADS.join(", ")
       }), ` +
         `a workload file (*.json), a figure (${FIGURE_IDS.join(", ")}), disb, preemption, ` +
-        "rt-latency, all, demo, ffi or models",
+        "rt-latency, dkp, all, demo, ffi or models",
     );
     this.name = "UnknownTargetError";
   }

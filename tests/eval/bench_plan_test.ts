@@ -87,7 +87,10 @@ Deno.test("an unknown target lists what can be run", async () => {
   await assert.rejects(planBench("fig99", { quick: true }), (error) => {
     assert.ok(error instanceof UnknownTargetError);
     assert.match(error.message, /^Unknown benchmark "fig99": expected a DISB workload \(A, B/);
-    assert.match(error.message, /a figure \(1a, 1b,.* 17a\), disb, preemption, rt-latency, all/);
+    assert.match(
+      error.message,
+      /a figure \(1a, 1b,.* 17a\), disb, preemption, rt-latency, dkp, all/,
+    );
     return true;
   });
   await assert.rejects(planBench("missing.json", { quick: true }), /missing\.json/);

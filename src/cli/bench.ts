@@ -269,7 +269,7 @@ Evaluation options:
   --duration <s>     One window for every run, seconds
   --device <d>       gpu (default) or sim, the simulated device (results labelled simulated)
   --model-dir <dir>  Model packages (default: resource/); sim needs <m>.profile.json too
-  --doorbell <d>     GPU: how the preempt flag is set, stream (default) or watcher
+  --doorbell <d>     GPU: how the preempt flag is set, watcher (default) or stream
   --seed <n>         Seed of the random arrivals (default: each workload's)
   --plan             Print the runs and the estimated duration, run nothing
   --resume           Reuse the runs already in <out>/runs/ (an interrupted session's); with

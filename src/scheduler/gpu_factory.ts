@@ -18,7 +18,7 @@ export interface GpuDeviceSpec extends DeviceSpec {
   readonly modelDir: string;
   /** GPU ordinal; default 0. */
   readonly ordinal?: number;
-  /** How the preempt flag is set; default "stream". */
+  /** How the preempt flag is set; default "watcher". */
   readonly doorbell?: Doorbell;
 }
 

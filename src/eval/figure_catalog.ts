@@ -196,7 +196,7 @@ export const FIGURES: readonly FigureSpec[] = [
     experiment: "transform-overhead",
     xAxis: "Model",
     yAxis: "Overhead vs raw build (%)",
-    columns: ["Model", "BE build", "DKP build"],
+    columns: ["Model", "BE build", "DKP build", "DKP every kernel"],
     script: "fig16/fig16a.plt",
   },
   {

@@ -32,8 +32,14 @@ export interface ModelRow {
   torch_ms: number;
   ratio: number;
   be_overhead: number;
-  /** The DKP build (each kernel as its padding launch with no BE blocks) against raw. */
+  /**
+   * The DKP build against raw as `reef` mode uses it: each kernel that padding may pad (fewer
+   * blocks than SMs, src/scheduler/padding.ts) as its padding launch with no BE blocks, the others
+   * raw, as `reef` mode never launches them padded.
+   */
   dkp_overhead: number;
+  /** The DKP build against raw with every kernel as its padding launch (REEF's fig. 16). */
+  dkp_overhead_all_kernels: number;
   /** The fp16 BE build's longest stretch of a block between two flag checks, µs. */
   check_interval_us_max: number;
   /** The kernel with that stretch. */
@@ -201,17 +207,27 @@ async function load(device: Device, root: string, name: string, flag: bigint): P
   };
 }
 
-/** Enqueues every kernel of one inference in the given build. */
-function launchAll(instance: ModelInstance, stream: Stream, build: "raw" | "be" | "dkp"): void {
-  const n = instance.model.kernels.length;
-  if (build === "dkp") instance.launchDkp(stream, 0, n);
-  else instance.launch(stream, 0, n, build);
+/**
+ * How an inference is launched: a build, or the DKP build's padding launches (with no BE blocks)
+ * for the kernels `reef` mode may pad (`dkp`) or for all of them (`dkp-all`).
+ */
+type Launches = "raw" | "be" | "dkp" | "dkp-all";
+
+/** Enqueues every kernel of one inference. */
+function launchAll(instance: ModelInstance, stream: Stream, how: Launches): void {
+  const kernels = instance.model.kernels;
+  if (how === "raw" || how === "be") return instance.launch(stream, 0, kernels.length, how);
+  const sms = instance.model.device.properties.smCount;
+  kernels.forEach((kernel, i) => {
+    if (how === "dkp-all" || kernel.blocks < sms) instance.launchDkp(stream, i, i + 1);
+    else instance.launch(stream, i, i + 1, "raw");
+  });
 }
 
 function runOnce(
   loaded: Loaded,
   stream: Stream,
-  build: "raw" | "be" | "dkp",
+  build: Launches,
   input: Uint8Array<ArrayBuffer>,
 ): Uint8Array[] {
   const { instance } = loaded;
@@ -305,7 +321,7 @@ function abortAndResume(
 function timeBuild(
   loaded: Loaded,
   timer: GatedTimer,
-  build: "raw" | "be" | "dkp",
+  build: Launches,
   repeats: number,
 ): number {
   return timer.time(repeats, () => launchAll(loaded.instance, timer.stream, build)) / 1000;
@@ -420,6 +436,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
   const checkModel = async (model: string): Promise<ModelRow> => {
     const errors: Record<"float16" | "float32", number> = { float16: NaN, float32: NaN };
     let identical = true, restored = true, aborts = 0, reefMs = NaN, beMs = NaN, dkpMs = NaN;
+    let dkpAllMs = NaN;
     let kernels = 0;
     let interval = { us: NaN, kernel: "" };
     const input = inputs.get(model)!;
@@ -432,7 +449,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
         const bytes = input.bytes(loaded.input.datatype);
         const raw = runOnce(loaded, stream, "raw", bytes);
         const be = runOnce(loaded, stream, "be", bytes);
-        const dkp = runOnce(loaded, stream, "dkp", bytes);
+        const dkp = runOnce(loaded, stream, "dkp-all", bytes);
         const same = raw.every((r, i) => equalBytes(r, be[i]!) && equalBytes(r, dkp[i]!));
         identical &&= same;
         const latencyUs = timeBuild(loaded, timer, "raw", 3) *
@@ -461,6 +478,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
           reefMs = timeBuild(loaded, timer, "raw", options.repeats);
           beMs = timeBuild(loaded, timer, "be", options.repeats);
           dkpMs = timeBuild(loaded, timer, "dkp", options.repeats);
+          dkpAllMs = timeBuild(loaded, timer, "dkp-all", options.repeats);
           interval = await measureCheckInterval(
             device,
             options.root,
@@ -489,6 +507,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
       ratio: round(reefMs / torchMs),
       be_overhead: round(beMs / reefMs - 1),
       dkp_overhead: round(dkpMs / reefMs - 1),
+      dkp_overhead_all_kernels: round(dkpAllMs / reefMs - 1),
       check_interval_us_max: round(interval.us),
       check_interval_kernel: interval.kernel,
       rel_err_fp16: errors.float16,
@@ -501,7 +520,8 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
     log(
       `${model}: reef ${row.reef_ms} ms, torch ${row.torch_ms} ms, ratio ${row.ratio}, ` +
         `BE overhead ${(row.be_overhead * 100).toFixed(1)}%, DKP overhead ` +
-        `${(row.dkp_overhead * 100).toFixed(1)}%, check interval ` +
+        `${(row.dkp_overhead * 100).toFixed(1)}% (every kernel padded: ` +
+        `${(row.dkp_overhead_all_kernels * 100).toFixed(1)}%), check interval ` +
         `${row.check_interval_us_max} µs (${row.check_interval_kernel}), ${kernels} kernels, ` +
         `${aborts} aborts`,
     );
@@ -521,6 +541,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
         ratio: NaN,
         be_overhead: NaN,
         dkp_overhead: NaN,
+        dkp_overhead_all_kernels: NaN,
         check_interval_us_max: NaN,
         check_interval_kernel: "",
         rel_err_fp16: NaN,

@@ -348,8 +348,11 @@ export interface DkpFig15Row {
 /** dkp.json. */
 export interface DkpReport extends ReportHeader {
   fig15: DkpFig15Row[];
-  /** The DKP build's GPU time over the raw build's, minus 1, per model (models.json). */
-  fig16: { model: string; overhead: number | null }[];
+  /**
+   * The DKP build's GPU time over the raw build's, minus 1, per model (models.json): as `reef` mode
+   * uses it (padding launches for the kernels it may pad), and with every kernel padded.
+   */
+  fig16: { model: string; overhead: number | null; overhead_all_kernels: number | null }[];
   /** Where fig16 comes from: models.json of `reef bench models` in the output folder. */
   fig16_source: string | null;
   /** Mean selection time per RT kernel of each RT task that had BE work to pad from, µs. */
@@ -383,6 +386,7 @@ export function dkpReport(
     fig16: (models?.rows ?? []).map((row) => ({
       model: row.model,
       overhead: row.dkp_overhead ?? null,
+      overhead_all_kernels: row.dkp_overhead_all_kernels ?? null,
     })),
     fig16_source: models?.source ?? null,
     selection_us: {

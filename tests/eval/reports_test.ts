@@ -173,14 +173,16 @@ Deno.test("dkp.json has RT execution and BE throughput per model and mode, fig16
       selectionUs: [0.4, 0.6, 2],
     }),
   ];
-  const rows = [{ model: "vgg19", be_overhead: 0.01, dkp_overhead: 0.02 }];
+  const rows = [
+    { model: "vgg19", be_overhead: 0.01, dkp_overhead: 0.02, dkp_overhead_all_kernels: 0.18 },
+  ];
   const report = dkpReport(header, runs, { source: "out/models.json", rows });
   assert.deepEqual(report.fig15, [
     { model: "vgg19", mode: "rt-only", rt_max_ms: 3, rt_p99_ms: 2.98, be_throughput: null },
     // Execution excludes queueing (1 and 5 ms); 6 BE requests end within the RT span of 15 ms.
     { model: "vgg19", mode: "reef", rt_max_ms: 5, rt_p99_ms: 4.96, be_throughput: 400 },
   ]);
-  assert.deepEqual(report.fig16, [{ model: "vgg19", overhead: 0.02 }]);
+  assert.deepEqual(report.fig16, [{ model: "vgg19", overhead: 0.02, overhead_all_kernels: 0.18 }]);
   assert.equal(report.fig16_source, "out/models.json");
   assert.deepEqual(report.selection_us, { p50: 0.6, p99: 1.972, samples: 3 });
   const bare = dkpReport(header, [], undefined);

@@ -77,7 +77,11 @@ export interface ExecDevice {
   /** Creates a stream of the given priority. */
   createStream(priority: StreamPriority): StreamId;
 
-  /** Makes a new instance of a loaded model (its own storage and counters). */
+  /**
+   * Makes a new instance of a loaded model (its own storage and counters, and whatever uploads to
+   * it need). It may take milliseconds and wait for the GPU: the policy calls it when it accepts a
+   * task, never between launches.
+   */
   createInstance(model: ModelId): InstanceId;
 
   /**

@@ -28,7 +28,12 @@ import {
   type Stream,
 } from "../gpu/mod.ts";
 import { LoadedModel, type ModelInstance, type Weights } from "../model/executor.ts";
-import type { ModelPackage, ModelProfile, PackagePaths } from "../model/package.ts";
+import {
+  type ModelPackage,
+  type ModelProfile,
+  type PackagePaths,
+  storageBytes,
+} from "../model/package.ts";
 import type {
   Build,
   ExecDevice,
@@ -241,12 +246,18 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   }
 
   createInstance(model: ModelId): InstanceId {
-    // Allocation and zero-fill with the watcher stopped: see the module notes.
-    const instance = this.#withWatcherPaused(() =>
-      this.model(model).createInstance(this.#flag.address)
-    );
-    this.#instances.push(instance);
-    return this.#instances.length - 1;
+    // Allocation and zero-fill with the watcher stopped: see the module notes. The pinned staging
+    // buffers of the inputs are allocated here too, so that no upload allocates.
+    const loaded = this.model(model);
+    const id = this.#instances.length;
+    this.#withWatcherPaused(() => {
+      this.#instances.push(loaded.createInstance(this.#flag.address));
+      for (const input of loaded.pkg.inputs ?? []) {
+        const entry = loaded.pkg.storage.find((s) => s.name === input.storage)!;
+        this.#stagingBuffer(id, input.storage, storageBytes(entry));
+      }
+    });
+    return id;
   }
 
   /** Runs a synchronous setup step with the watcher stopped (see the module notes). */
@@ -364,7 +375,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   }
 
   /**
-   * The pinned buffer an input of an instance is staged in, allocated on first use. Pinned, so the
+   * The pinned buffer an input of an instance is staged in, allocated with the instance. Pinned, so the
    * copy is a DMA that returns at once (from pageable memory the driver copies it first; with this
    * and the worker's earlier wake-up, the median RT queueing of ResNet-152 alone on the H100 went
    * from 0.49 to 0.15 ms: evaluation/results/h100/rt-phases*.json). Reusing it is safe: an instance

@@ -66,7 +66,8 @@ interface TaskState {
   readonly inputs: ReadonlyMap<string, Uint8Array>;
   readonly submittedUs: number;
   readonly seq: number;
-  instance: InstanceState | undefined;
+  /** The queue's instance of the model, made when the task was accepted. */
+  readonly instance: InstanceState;
   /** NaN until the first launch. */
   startedUs: number;
   /** Next kernel to launch: [next, n) is the host queue. */
@@ -212,7 +213,9 @@ export class SchedulerPolicy {
       inputs: request.inputs,
       submittedUs: request.releaseUs ?? now,
       seq: this.#seq++,
-      instance: undefined,
+      // Made now, not when the task starts: that may fall between RT launches, and making an
+      // instance allocates memory and may wait for the GPU.
+      instance: this.#instanceFor(queue, model),
       startedUs: NaN,
       next: 0,
       runFrom: 0,
@@ -345,7 +348,7 @@ export class SchedulerPolicy {
     // A held task is done only when padding ran its last kernels, once the RT stream has.
     if (task.held && !(task.padded && this.#device.idle(this.#rtQueue!.stream))) return false;
     const finished = this.#device.now();
-    const instance = task.instance!.id;
+    const instance = task.instance.id;
     const outputs = new Map<string, Uint8Array>();
     for (const slot of task.model.outputs) {
       outputs.set(slot.name, this.#device.download(instance, slot.storage));
@@ -457,16 +460,21 @@ export class SchedulerPolicy {
     return this.#launchMore(task) || progressed;
   }
 
+  /** The queue's instance of a model, made on first use (a queue runs one task at a time). */
+  #instanceFor(queue: QueueState, model: DeviceModel): InstanceState {
+    let instance = queue.instances.get(model.info.id);
+    if (instance === undefined) {
+      instance = { id: this.#device.createInstance(model.info.id), countersDirty: false };
+      queue.instances.set(model.info.id, instance);
+    }
+    return instance;
+  }
+
   /** Uploads the inputs (and zeroes stale counters) ahead of the first launch. */
   #start(task: TaskState): void {
     const device = this.#device;
     const queue = task.queue;
-    let instance = queue.instances.get(task.model.info.id);
-    if (instance === undefined) {
-      instance = { id: device.createInstance(task.model.info.id), countersDirty: false };
-      queue.instances.set(task.model.info.id, instance);
-    }
-    task.instance = instance;
+    const instance = task.instance;
     for (const slot of task.model.inputs) {
       device.upload(queue.stream, instance.id, slot.storage, task.inputs.get(slot.name)!);
     }
@@ -487,7 +495,7 @@ export class SchedulerPolicy {
     const room = Math.min(limit, queue.cap - this.#device.inFlight(queue.stream));
     if (room <= 0) return false;
     const to = Math.min(count, task.next + room);
-    const instance = task.instance!.id;
+    const instance = task.instance.id;
     if (this.#padder !== undefined && queue === this.#rtQueue) {
       this.#launchPadded(task, to);
     } else {
@@ -515,7 +523,7 @@ export class SchedulerPolicy {
       padded.push(be);
       cursors.push({
         model: be.model.info,
-        instance: be.instance!.id,
+        instance: be.instance.id,
         kernel: be.next,
         block: be.padBlock,
       });
@@ -523,7 +531,7 @@ export class SchedulerPolicy {
     this.#padder!.launchRtKernels({
       device: this.#device,
       stream: task.queue.stream,
-      instance: task.instance!.id,
+      instance: task.instance.id,
       model: task.model.info,
       from: task.next,
       to,
@@ -618,13 +626,13 @@ export class SchedulerPolicy {
   #restore(preemption: MutablePreemption): void {
     const device = this.#device;
     const points = preemption.tasks.map((t) =>
-      device.restorePoint(t.instance!.id, t.runFrom, t.next)
+      device.restorePoint(t.instance.id, t.runFrom, t.next)
     );
     preemption.tasks.forEach((task, i) => {
       const from = points[i]!;
       preemption.restores.push({ task: task.id, from, launched: task.next });
       if (from < task.next) {
-        device.resetCounters(task.queue.stream, task.instance!.id, from, task.next);
+        device.resetCounters(task.queue.stream, task.instance.id, from, task.next);
         this.#relaunched += task.next - from;
       }
       task.next = from;

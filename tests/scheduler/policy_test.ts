@@ -193,27 +193,32 @@ Deno.test("reset: RT is launched before BE quiesces; BE device queues stay withi
   assert.deepEqual(flags, [1, 0, 1, 0, 1, 0, 1, 0]);
 });
 
-Deno.test("reset: the RT task's inputs are uploaded before the flag stops BE work", async () => {
-  // Logs the device calls the ordering depends on, and passes every call through.
-  const calls: string[] = [];
-  const logging = (device: SimDevice) =>
+/**
+ * A device wrapper that logs `<method> <first argument>` for the named methods into `calls` and
+ * passes every call through.
+ */
+function logCalls(calls: string[], methods: readonly string[]) {
+  return (device: SimDevice) =>
     new Proxy(device, {
       get(target, key) {
         const value = Reflect.get(target, key, target);
         if (typeof value !== "function") return value;
         return (...args: unknown[]) => {
-          if (key === "upload") calls.push(`upload ${args[0]}`);
-          if (key === "setPreemptFlag") calls.push(`flag ${args[0]}`);
-          if (key === "launch") calls.push(`launch ${args[0]}`);
+          if (methods.includes(String(key))) calls.push(`${String(key)} ${args[0]}`);
           return value.apply(target, args);
         };
       },
     });
+}
+
+Deno.test("reset: the RT task's inputs are uploaded before the flag stops BE work", async () => {
+  const calls: string[] = [];
+  const logging = logCalls(calls, ["upload", "setPreemptFlag", "launch"]);
   const { policy, submit, run } = await setup("reset", {}, {}, logging);
   submit(1, "chain6", policy.openClient("be", "be"));
   submit(2, "rt3", policy.openClient("rt", "rt"), 70);
   run();
-  const preempt = calls.indexOf("flag 1");
+  const preempt = calls.indexOf("setPreemptFlag 1");
   assert.ok(preempt > 0, calls.join(", "));
   const rtStream = Number(calls.slice(preempt).find((c) => c.startsWith("launch"))!.split(" ")[1]);
   const upload = calls.indexOf(`upload ${rtStream}`);
@@ -275,6 +280,24 @@ Deno.test("reef: RT kernels go through the padder, with the held BE task to pad 
   // kernel goes alone (quiescence is looked at after it), then the rest.
   assert.deepEqual(calls, [{ from: 0, to: 1, cursors: [] }, { from: 1, to: 3, cursors: [] }]);
   assert.equal(policy.stats().preemptions.length, 1);
+});
+
+Deno.test("reef: instances are made when tasks are accepted, never between RT launches", async () => {
+  const calls: string[] = [];
+  const logging = logCalls(calls, ["createInstance", "launch", "launchPadded"]);
+  const { policy, submit, run } = await setup("reef", { padder: new KernelPadder() }, {}, logging);
+  const be = policy.openClient("be", "be");
+  const rt = policy.openClient("rt", "rt");
+  const rtIds = [10, 11, 12, 13, 14, 15, 16, 17];
+  for (const id of rtIds) submit(id, "tiny2", rt, 0);
+  // Arrives during the RT work, the first task of its queue: started for padding all the same.
+  submit(1, "tiny2", be, 1);
+  const results = run();
+  const firstLaunch = calls.findIndex((c) => c.startsWith("launch"));
+  assert.equal(calls.slice(0, firstLaunch).filter((c) => c.startsWith("createInstance")).length, 2);
+  assert.ok(!calls.slice(firstLaunch).some((c) => c.startsWith("createInstance")), calls.join());
+  const rtEnd = Math.max(...rtIds.map((id) => results.get(id)!.timings.finished));
+  assert.ok(results.get(1)!.timings.finished < rtEnd, "the BE task finished by padding");
 });
 
 Deno.test("reef: padding runs held BE tasks inside RT kernels; none finishes before its blocks", async () => {

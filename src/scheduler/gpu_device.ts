@@ -375,11 +375,11 @@ export class GpuExecDevice implements ExecDevice, Disposable {
   }
 
   /**
-   * The pinned buffer an input of an instance is staged in, allocated with the instance. Pinned, so the
-   * copy is a DMA that returns at once (from pageable memory the driver copies it first; with this
-   * and the worker's earlier wake-up, the median RT queueing of ResNet-152 alone on the H100 went
-   * from 0.49 to 0.15 ms: evaluation/results/h100/rt-phases*.json). Reusing it is safe: an instance
-   * runs one task at a time, and the next one starts only after the last has completed.
+   * The pinned buffer an input of an instance is staged in, allocated with the instance. Pinned,
+   * so the copy is a DMA that returns at once (from pageable memory the driver copies it first;
+   * with this and the worker's earlier wake-up, the median RT queueing of ResNet-152 alone on the
+   * H100 went from 0.49 to 0.15 ms: evaluation/results/h100/rt-phases*.json). Reusing it is safe:
+   * an instance runs one task at a time, and the next one starts only after the last has completed.
    */
   #stagingBuffer(instance: InstanceId, storage: string, size: number): HostBuffer {
     const key = `${instance}/${storage}`;

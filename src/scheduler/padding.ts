@@ -28,7 +28,12 @@
 
 import type { ExecDevice, InstanceId, KernelInfo, ModelInfo, StreamId } from "./exec_device.ts";
 
-/** Share of an RT inference's standalone time that padding may add to it, over all its kernels. */
+/**
+ * Share of an RT inference's standalone time that padding may add to it, over all its kernels.
+ * Each launch of RT kernels gets this share of those kernels' profiled time, so an inference
+ * launched in parts (its first kernel alone after a preemption, then the rest) gets no more than
+ * one launched at once.
+ */
 export const PADDING_OVERRUN_SHARE = 0.02;
 
 /** A BE task the padder may take blocks from; the padder advances it past what it launches. */
@@ -155,7 +160,9 @@ export class KernelPadder implements RtKernelPadder {
       return;
     }
     let selectionMs = 0;
-    let overrunUs = PADDING_OVERRUN_SHARE * model.latencyUs;
+    let overrunUs = 0;
+    for (let kernel = from; kernel < to; kernel++) overrunUs += model.kernels[kernel]!.timeUs;
+    overrunUs *= PADDING_OVERRUN_SHARE;
     for (let kernel = from; kernel < to; kernel++) {
       const start = performance.now();
       const choice = choosePadding(device, model, kernel, cursors, overrunUs);

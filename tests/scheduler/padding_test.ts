@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import type { KernelInfo, ModelInfo } from "../../src/scheduler/exec_device.ts";
+import type { ExecDevice } from "../../src/scheduler/exec_device.ts";
 import {
   advanceCursor,
   beBlockUs,
   choosePadding,
+  KernelPadder,
+  PADDING_OVERRUN_SHARE,
   type PaddingCursor,
   type PaddingDevice,
 } from "../../src/scheduler/padding.ts";
@@ -126,6 +129,38 @@ Deno.test("choosePadding: a BE block longer than the RT kernel rides alone withi
     blocks: 3,
     overrunUs: 4,
   });
+});
+
+Deno.test("KernelPadder: an RT inference launched in parts gets one overrun budget", () => {
+  // 50 RT kernels of 10 µs: a budget of 2% of 500 µs = 10 µs, room for two 4-µs overruns.
+  const rt = model(0, Array.from({ length: 50 }, () => kernel({ blocks: 1, timeUs: 10 })));
+  const be = model(1, [kernel({ blocks: 3000, waveUs: [14] })]);
+  const padded = (parts: [number, number][]) => {
+    let count = 0;
+    const exec = {
+      ...device,
+      launch: () => {},
+      launchPadded: () => count++,
+    } as unknown as ExecDevice;
+    const padder = new KernelPadder();
+    const cursors = [cursor(be)];
+    for (const [from, to] of parts) {
+      padder.launchRtKernels({
+        device: exec,
+        stream: 0,
+        instance: 0,
+        model: rt,
+        from,
+        to,
+        cursors,
+      });
+    }
+    return count;
+  };
+  assert.equal(PADDING_OVERRUN_SHARE * 500, 10);
+  assert.equal(padded([[0, 50]]), 2);
+  assert.equal(padded([[0, 1], [1, 50]]), 2, "the first kernel alone, then the rest");
+  assert.equal(padded([[0, 25], [25, 50]]), 2);
 });
 
 Deno.test("advanceCursor moves to the next kernel once every block is done", () => {

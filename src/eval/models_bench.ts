@@ -19,6 +19,7 @@ import { Device, type Stream } from "../gpu/mod.ts";
 import { LoadedModel, type ModelInstance } from "../model/executor.ts";
 import { packagePaths, readPackage, type TensorSpec } from "../model/package.ts";
 import { packageWeights } from "../model/weights.ts";
+import { leavesSmsFree } from "../scheduler/padding.ts";
 
 /** Tolerances of the PyTorch comparison (relative L2 error). */
 export const TOLERANCE = { float16: 1e-2, float32: 1e-4 } as const;
@@ -33,9 +34,9 @@ export interface ModelRow {
   ratio: number;
   be_overhead: number;
   /**
-   * The DKP build against raw as `reef` mode uses it: each kernel that padding may pad (fewer
-   * blocks than SMs, src/scheduler/padding.ts) as its padding launch with no BE blocks, the others
-   * raw, as `reef` mode never launches them padded.
+   * The DKP build against raw as `reef` mode uses it: each kernel that padding may pad
+   * (`leavesSmsFree`) as its padding launch with no BE blocks, the others raw, as `reef` mode never
+   * launches them padded.
    */
   dkp_overhead: number;
   /** The DKP build against raw with every kernel as its padding launch (REEF's fig. 16). */
@@ -219,8 +220,9 @@ function launchAll(instance: ModelInstance, stream: Stream, how: Launches): void
   if (how === "raw" || how === "be") return instance.launch(stream, 0, kernels.length, how);
   const sms = instance.model.device.properties.smCount;
   kernels.forEach((kernel, i) => {
-    if (how === "dkp-all" || kernel.blocks < sms) instance.launchDkp(stream, i, i + 1);
-    else instance.launch(stream, i, i + 1, "raw");
+    if (how === "dkp-all" || leavesSmsFree(kernel.blocks, sms)) {
+      instance.launchDkp(stream, i, i + 1);
+    } else instance.launch(stream, i, i + 1, "raw");
   });
 }
 

@@ -85,6 +85,14 @@ export interface PaddingChoice {
 export type PaddingDevice = Pick<ExecDevice, "smCount" | "paddedOccupancy">;
 
 /**
+ * Whether padding may ever pad a kernel of `blocks` blocks on a device of `sms` SMs: only one that
+ * leaves an SM free of its blocks (see the module notes).
+ */
+export function leavesSmsFree(blocks: number, sms: number): boolean {
+  return blocks < sms;
+}
+
+/**
  * The time of one block of `be` with `occupancy` blocks per SM, µs: its profiled wave time at that
  * occupancy (the last one profiled, if fewer), else its standalone time per wave; NaN when
  * unknown.
@@ -108,8 +116,8 @@ export function choosePadding(
 ): PaddingChoice | undefined {
   const rt = rtModel.kernels[kernel]!;
   const sms = device.smCount;
+  if (!(rt.timeUs > 0) || !leavesSmsFree(rt.blocks, sms)) return undefined;
   const free = sms - rt.blocks;
-  if (!(rt.timeUs > 0) || free <= 0) return undefined;
   for (const cursor of cursors) {
     const be = cursor.model.kernels[cursor.kernel];
     if (be === undefined || be.threads !== rt.threads) continue;

@@ -235,6 +235,11 @@ export function storageBytes(entry: StorageEntry): number {
   return entry.size * STORAGE_TYPES[entry.stype];
 }
 
+/** Size in bytes of the storage a tensor of `pkg` names (parsing checked that it exists). */
+export function tensorBytes(pkg: ModelPackage, tensor: TensorSpec): number {
+  return storageBytes(pkg.storage.find((entry) => entry.name === tensor.storage)!);
+}
+
 /** Where a model's files are: `<dir>/<name>.json`, `<dir>/<name>.profile.json`, binaries. */
 export interface PackagePaths {
   dir: string;

@@ -32,7 +32,7 @@ import {
   type ModelPackage,
   type ModelProfile,
   type PackagePaths,
-  storageBytes,
+  tensorBytes,
 } from "../model/package.ts";
 import type {
   Build,
@@ -253,8 +253,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     this.#withWatcherPaused(() => {
       this.#instances.push(loaded.createInstance(this.#flag.address));
       for (const input of loaded.pkg.inputs ?? []) {
-        const entry = loaded.pkg.storage.find((s) => s.name === input.storage)!;
-        this.#stagingBuffer(id, input.storage, storageBytes(entry));
+        this.#stagingBuffer(id, input.storage, tensorBytes(loaded.pkg, input));
       }
     });
     return id;

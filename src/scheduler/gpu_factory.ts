@@ -6,8 +6,13 @@
  */
 
 import { packageWeights } from "../model/weights.ts";
-import { packagePaths, readPackage, readProfile, type TensorSpec } from "../model/package.ts";
-import { storageBytes } from "../model/package.ts";
+import {
+  packagePaths,
+  readPackage,
+  readProfile,
+  tensorBytes,
+  type TensorSpec,
+} from "../model/package.ts";
 import type { DeviceHandle, DeviceModel, DeviceSpec, TensorSlot } from "./device_handle.ts";
 import { type Doorbell, GpuExecDevice } from "./gpu_device.ts";
 
@@ -51,10 +56,11 @@ export function createDevice(spec: DeviceSpec): DeviceHandle {
         await packageWeights(paths, pkg),
         await readProfile(paths),
       );
-      const slot = (tensor: TensorSpec): TensorSlot => {
-        const entry = pkg.storage.find((s) => s.name === tensor.storage)!;
-        return { name: tensor.name, storage: tensor.storage, bytes: storageBytes(entry) };
-      };
+      const slot = (tensor: TensorSpec): TensorSlot => ({
+        name: tensor.name,
+        storage: tensor.storage,
+        bytes: tensorBytes(pkg, tensor),
+      });
       const model: DeviceModel = {
         info,
         inputs: (pkg.inputs ?? []).map(slot),

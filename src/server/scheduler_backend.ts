@@ -31,8 +31,8 @@ import {
   type ModelPackage,
   packagePaths,
   readPackage,
-  storageBytes,
   type StorageTypeName,
+  tensorBytes,
   type TensorSpec,
 } from "../model/package.ts";
 import type { DeviceModel } from "../scheduler/device_handle.ts";
@@ -417,8 +417,7 @@ function packageTensors(
   }
   return specs.map((spec, i) => {
     const meta: TensorMeta = { name: spec.name, datatype: spec.datatype, shape: [...spec.shape] };
-    const storage = pkg.storage.find((entry) => entry.name === spec.storage)!;
-    const held = storageBytes(storage);
+    const held = tensorBytes(pkg, spec);
     if (metaBytes(meta) !== held) {
       throw new Error(
         `Invalid ${file}: field "${list}[${i}].shape" [${

@@ -8,7 +8,7 @@
 
 import { type CsvCell, formatCsv } from "./csv.ts";
 import { benchModelSpec } from "./bench_models.ts";
-import { DISB_MODELS, EXPERIMENTS } from "./experiments.ts";
+import { DISB_MODELS, DKP_MODE_SPECS, EXPERIMENTS } from "./experiments.ts";
 import { type FigureId, figureSpec } from "./figure_catalog.ts";
 import { percentile } from "./metrics.ts";
 import type { RunResult } from "./results.ts";
@@ -168,8 +168,8 @@ function modelRows(
     ]);
 }
 
-/** The modes of figures 15a and 15b beside RT-only, in their columns' order. */
-const DKP_FIGURE_MODES = ["stream", "stream-prio", "reset", "reef"] as const;
+/** The modes of figures 15a and 15b beside RT-only, in their columns' order: the experiment's. */
+const DKP_FIGURE_MODES = DKP_MODE_SPECS.map((spec) => spec.label);
 
 const DISB_OVERALL_MODES = ["rt-only", "seq", "stream", "stream-prio", "reef"] as const;
 

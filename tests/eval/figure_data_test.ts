@@ -13,7 +13,7 @@ import type { RunResult } from "../../src/eval/results.ts";
 import { runWorkload } from "../../src/eval/runner.ts";
 import { loadBuiltinWorkload } from "../../src/eval/workload.ts";
 import { FakeTarget } from "./fake_target.ts";
-import { syntheticRun } from "./synthetic_runs.ts";
+import { dkpReefRun, syntheticRun } from "./synthetic_runs.ts";
 
 Deno.test("DISB figures have one row per workload, in DISB order, empty cells for missing runs", () => {
   const runs = [
@@ -88,13 +88,7 @@ Deno.test("per-model figures use REEF's short model names and RT execution time"
     syntheticRun({ mode: "wait", sweep: { model: "densenet201" }, preemptUs: [100, 200] }),
     syntheticRun({ mode: "reset", sweep: { model: "densenet201" }, preemptUs: [10, 20] }),
     syntheticRun({ mode: "wait", sweep: { model: "resnet152" }, preemptUs: [50] }),
-    syntheticRun({
-      mode: "reef",
-      sweep: { model: "vgg19" },
-      rtLatenciesUs: [5000, 9000],
-      queueUs: 4000,
-      beCount: 6,
-    }),
+    dkpReefRun(),
   ];
   assert.deepEqual(buildFigureTable("11b", runs).rows, [["RNET", 50, null], ["DNET", 190, 19]]);
   // RT execution excludes queueing: 9 ms latency - 4 ms queued.

@@ -7,7 +7,7 @@ import {
   type ReportHeader,
   rtLatencyReport,
 } from "../../src/eval/reports.ts";
-import { syntheticRun } from "./synthetic_runs.ts";
+import { dkpReefRun, syntheticRun } from "./synthetic_runs.ts";
 
 const header: ReportHeader = {
   device: "NVIDIA H100 80GB HBM3",
@@ -164,14 +164,7 @@ Deno.test("rt-latency.json compares each mode with RT-only of the same model", (
 Deno.test("dkp.json has RT execution and BE throughput per model and mode, fig16 and selection", () => {
   const runs = [
     syntheticRun({ mode: "rt-only", sweep: { model: "vgg19" }, rtLatenciesUs: [1000, 3000] }),
-    syntheticRun({
-      mode: "reef",
-      sweep: { model: "vgg19" },
-      rtLatenciesUs: [5000, 9000],
-      queueUs: 4000,
-      beCount: 6,
-      selectionUs: [0.4, 0.6, 2],
-    }),
+    dkpReefRun({ selectionUs: [0.4, 0.6, 2] }),
   ];
   const rows = [
     { model: "vgg19", be_overhead: 0.01, dkp_overhead: 0.02, dkp_overhead_all_kernels: 0.18 },

@@ -83,3 +83,18 @@ export function syntheticRun(spec: SyntheticRun): RunResult {
     summary: summarizeRun(clients, requests, spec.wallUs ?? 1e6, stats),
   };
 }
+
+/**
+ * A `reef` run of the DKP experiment on vgg19: RT latencies of 5 and 9 ms, each queued 4 ms (so
+ * RT execution 1 and 5 ms, the RT span 4-19 ms), beside 6 BE requests that finish within it.
+ */
+export function dkpReefRun(extra: Partial<SyntheticRun> = {}): RunResult {
+  return syntheticRun({
+    mode: "reef",
+    sweep: { model: "vgg19" },
+    rtLatenciesUs: [5000, 9000],
+    queueUs: 4000,
+    beCount: 6,
+    ...extra,
+  });
+}

@@ -11,10 +11,12 @@
 //   REEF_BUILD_RAW  extern "C" __global__ void k(args...)          // the reference build
 //   REEF_BUILD_BE   extern "C" __global__ void k(const int* reef_flag, unsigned* reef_done, args...)
 //                   flag checked at every check point of the body, and at block entry for bodies
-//                   that write before their first check point (lazy eviction of queued kernels); a block that finishes adds 1 to *reef_done, so the host can
-//                   tell exactly which kernels of a preempted task completed.
+//                   that write before their first check point (lazy eviction of queued kernels);
+//                   a block that finishes adds 1 to *reef_done, so the host can tell exactly which
+//                   kernels of a preempted task completed.
 //   REEF_BUILD_DKP  __device__ bool k_dkp(const reef::Block&, const void* params), the body behind a
-//                   function pointer with a virtual block index, run by a proxy kernel.
+//                   function pointer with a virtual block index, run by the profiler's proxy and
+//                   by other kernels' padding launches (`k_pad`, src/kernels/emit.ts).
 //
 // REEF_CHECK_TRACE, defined with REEF_BUILD_BE (CUDA only), instruments the BE build to measure its
 // check interval: thread 0 of every block times the stretches from block entry to the first check,

@@ -156,18 +156,27 @@ export async function compileModel(
 }
 
 /**
- * Compiles the check-interval trace build of a compiled CUDA package (its BE source with
- * `REEF_CHECK_TRACE`, see reef_kernel.cuh) into `<m>.trace.fatbin` beside it, for
- * `LoadedModel.load`'s `traceBinary`. It is a measuring tool, not part of the package.
+ * Compiles a variant of a compiled CUDA package's BE build (its BE source with `defines`, the
+ * macros of reef_kernel.cuh) into `<m>.<variant>.fatbin` beside it, for `LoadedModel.load`'s
+ * `beBinary` or `traceBinary`. A variant is a measuring tool, not part of the package.
  * @returns The binary's file name, relative to the package's folder.
  * @throws {Error} naming the source when nvcc fails or the BE source is missing.
  */
-export async function compileTraceBuild(paths: PackagePaths): Promise<string> {
-  const file = `${paths.name}.trace.fatbin`;
+export async function compileBeVariant(
+  paths: PackagePaths,
+  variant: string,
+  defines: readonly string[],
+): Promise<string> {
+  const file = `${paths.name}.${variant}.fatbin`;
   await compileSource({
     source: `${paths.dir}/${paths.name}.be.cu`,
     output: `${paths.dir}/${file}`,
-    flags: ["-DREEF_CHECK_TRACE"],
+    flags: defines.map((name) => `-D${name}`),
   });
   return file;
+}
+
+/** The check-interval trace build (`REEF_CHECK_TRACE`): `<m>.trace.fatbin`, see compileBeVariant. */
+export function compileTraceBuild(paths: PackagePaths): Promise<string> {
+  return compileBeVariant(paths, "trace", ["REEF_CHECK_TRACE"]);
 }

@@ -29,7 +29,7 @@ struct FlagProbe {
   // Issues the flag load (thread 0); nothing waits for it until `publish`.
   __device__ __forceinline__ void sample(const Block& b) {
 #if defined(REEF_BUILD_BE)
-    if (first_thread()) value = load_flag(b.flag);
+    if (first_thread()) value = poll_flag(b.flag);
 #else
     (void)b;
 #endif

@@ -24,6 +24,13 @@
 // finishes raises the kernel's slot to its longest stretch. `reef_done` then points at 16 bytes per
 // kernel: the finished-block counter, 4 bytes of padding, and the slot (unsigned long long).
 //
+// Ablation switches, defined with REEF_BUILD_BE by evaluation/scripts/be_overhead.ts only: each
+// drops one part of the BE protocol so that its GPU time can be told apart from the rest's. A build
+// with any of them cannot be preempted correctly, and nothing else ever builds one.
+//   REEF_ABLATE_ENTRY  the entry check answers "run" with no flag load and no barrier
+//   REEF_ABLATE_POLL   check points answer "run" with no flag load (their barriers stay)
+//   REEF_ABLATE_DONE   finished blocks are not counted
+//
 // Rules every body follows, so that all three builds stay valid:
 // - 1-D thread blocks of a compile-time size; the grid may be 1-, 2- or 3-D and is read from
 //   b.x, b.y, b.z (never blockIdx), and the grid size from b.gx, b.gy, b.gz (never gridDim).
@@ -47,6 +54,10 @@
 #if (defined(REEF_BUILD_RAW) + defined(REEF_BUILD_BE) + defined(REEF_BUILD_DKP)) != 1
 #error "define exactly one of REEF_BUILD_RAW, REEF_BUILD_BE, REEF_BUILD_DKP"
 #endif
+#if (defined(REEF_ABLATE_ENTRY) || defined(REEF_ABLATE_POLL) || defined(REEF_ABLATE_DONE)) && \
+    !defined(REEF_BUILD_BE)
+#error "the REEF_ABLATE_* switches apply to the BE build only"
+#endif
 #if defined(REEF_CHECK_TRACE) && (!defined(REEF_BUILD_BE) || defined(__HIPCC__))
 #error "REEF_CHECK_TRACE instruments the CUDA BE build: define REEF_BUILD_BE, build with nvcc"
 #endif
@@ -61,6 +72,16 @@ __device__ __forceinline__ int load_flag(const int* flag) {
   int v;
   asm volatile("ld.relaxed.gpu.global.s32 %0, [%1];" : "=r"(v) : "l"(flag));
   return v;
+#endif
+}
+
+// The flag as a check point sees it (REEF_ABLATE_POLL: never raised).
+__device__ __forceinline__ int poll_flag(const int* flag) {
+#if defined(REEF_ABLATE_POLL)
+  (void)flag;
+  return 0;
+#else
+  return load_flag(flag);
 #endif
 }
 
@@ -109,7 +130,7 @@ struct Block {
   __device__ __forceinline__ void poll(int trip) const {
 #if defined(REEF_BUILD_BE)
     if (first_thread()) {
-      stop[trip & 1] = load_flag(flag);
+      stop[trip & 1] = poll_flag(flag);
 #if defined(REEF_CHECK_TRACE)
       trace_check();
 #endif
@@ -145,6 +166,9 @@ __device__ __forceinline__ Block launch_block() {
 __device__ __forceinline__ bool enter_block(const int* flag, Block& b) {
   __shared__ int stop[3];
   b = Block{blockIdx.x, blockIdx.y, blockIdx.z, gridDim.x, gridDim.y, gridDim.z, flag, stop};
+#if defined(REEF_ABLATE_ENTRY)
+  return true;
+#else
   if (first_thread()) {
     stop[0] = stop[1] = stop[2] = load_flag(flag);
 #if defined(REEF_CHECK_TRACE)
@@ -154,6 +178,7 @@ __device__ __forceinline__ bool enter_block(const int* flag, Block& b) {
   }
   __syncthreads();
   return stop[2] == 0;
+#endif
 }
 
 // The block context of a BE launch whose body reaches a check point before its first global
@@ -175,7 +200,9 @@ __device__ __forceinline__ Block defer_entry(const int* flag) {
 // for the outputs; a block whose body returned false never counts.
 __device__ __forceinline__ void block_done(unsigned* done) {
   if (first_thread()) {
+#if !defined(REEF_ABLATE_DONE)
     atomicAdd(done, 1u);
+#endif
 #if defined(REEF_CHECK_TRACE)
     trace_check();
     atomicMax(reinterpret_cast<unsigned long long*>(done) + 1, trace_times()[1]);

@@ -140,14 +140,14 @@ export class LoadedModel implements Disposable {
    * Loads the package's raw build (and its BE and DKP builds when asked), uploads `weights`, and
    * checks that every weight the package needs is given, with the right size. `traceBinary`, a
    * file in the package's folder built by `compileTraceBuild` (src/compiler/compile.ts), stands
-   * in for the BE build.
+   * in for the BE build; so does `beBinary`, another variant of it (`compileBeVariant`).
    */
   static async load(
     device: Device,
     paths: PackagePaths,
     pkg: ModelPackage,
     weights: Weights,
-    options: { be?: boolean; dkp?: boolean; traceBinary?: string } = {},
+    options: { be?: boolean; dkp?: boolean; traceBinary?: string; beBinary?: string } = {},
   ): Promise<LoadedModel> {
     if (!pkg.binaries) {
       throw new Error(
@@ -158,8 +158,9 @@ export class LoadedModel implements Disposable {
     try {
       const raw = device.loadModule(await readBinary(paths, pkg.binaries.raw));
       modules.push(raw);
-      const beBinary = options.traceBinary ?? pkg.binaries.be;
-      const be = options.be || options.traceBinary !== undefined
+      const variant = options.traceBinary ?? options.beBinary;
+      const beBinary = variant ?? pkg.binaries.be;
+      const be = options.be || variant !== undefined
         ? device.loadModule(await readBinary(paths, beBinary))
         : undefined;
       if (be) modules.push(be);

@@ -3,7 +3,9 @@
  * {@linkcode GpuExecDevice} whose calls are timed: RT tasks of one model at a fixed period, one
  * closed-loop BE client of another. For each preemption it attributes the time from the preempt
  * decision to the RT task's first launch to the device calls made in between; what no call
- * accounts for is the policy's own work. Prints and writes percentiles per call.
+ * accounts for is the policy's own work. Prints and writes percentiles per call, and the host
+ * time of every call over the whole run (`all_calls`; `launch` per kernel launched), which shows
+ * what keeping the GPU fed costs in each mode (padded launches against plain ones).
  *
  * Usage: deno run -A evaluation/scripts/preempt_trace.ts <out.json> [--mode reset|reef]
  *        [--rt vgg19] [--be resnet152] [--period-us 4000] [--seconds 5]
@@ -44,6 +46,8 @@ const beModel = await handle.loadModel(values.be);
 
 /** Calls made while a preemption is open: from the flag until the first RT launch. */
 const calls: { method: string; startUs: number; us: number }[] = [];
+/** Host time of every call, µs, by method; per kernel for `launch`. */
+const allCalls = new Map<string, number[]>();
 let open = false;
 const device = new Proxy(handle.device, {
   get(target, property) {
@@ -57,6 +61,12 @@ const device = new Proxy(handle.device, {
         return value.apply(target, args);
       } finally {
         const end = performance.now();
+        if (method !== "now") {
+          const kernels = method === "launch" ? (args[3] as number) - (args[2] as number) : 1;
+          let list = allCalls.get(method);
+          if (list === undefined) allCalls.set(method, list = []);
+          if (kernels > 0) list.push(((end - start) * 1000) / kernels);
+        }
         if (open && method !== "now") {
           calls.push({ method, startUs: start * 1000, us: (end - start) * 1000 });
         }
@@ -143,6 +153,12 @@ const report = {
   quiesce: summary(stats.quiesceLatenciesUs as number[]),
   calls: Object.fromEntries([...byMethod].map(([method, list]) => [method, summary(list)])),
   unaccounted: summary(unaccounted),
+  all_calls: Object.fromEntries(
+    [...allCalls].filter(([, list]) => list.length > 0).map(([method, list]) => [
+      method,
+      summary(list),
+    ]),
+  ),
 };
 handle.close();
 console.log(JSON.stringify(report, null, 1));

@@ -120,6 +120,16 @@ export const profileSchema = z.object({
   }),
   /** Resident blocks per SM of each kernel on the profiled device. */
   blocks_per_sm: z.record(z.string(), positive).optional(),
+  /**
+   * What padding costs each kernel it may pad: its GPU time padded with BE blocks that fit in its
+   * profiled time over its time alone, minus 1, the 90th percentile over BE kernels of the same
+   * model (src/scheduler/padding_profile.ts).
+   */
+  padding_slowdown: z.record(
+    z.string(),
+    z.number({ error: "must be a number" }).min(-1, { error: "must be at least -1" }),
+    { error: "must map kernel names to numbers" },
+  ).optional(),
   /** The device and command that produced the profile. */
   device: z.string().optional(),
   command: z.string().optional(),

@@ -45,6 +45,11 @@ export interface KernelInfo {
    * the profile); empty when not profiled.
    */
   waveUs: readonly number[];
+  /**
+   * Measured cost of padding the kernel: its time padded with BE blocks that fit over its time
+   * alone, minus 1 (the profile's `padding_slowdown`); absent when not measured.
+   */
+  paddingSlowdown?: number;
 }
 
 /** A loaded model: what the policy needs to launch, preempt and restore its tasks. */

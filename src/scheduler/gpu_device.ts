@@ -227,6 +227,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
       blocksPerSm: k.blocksPerSm,
       timeUs: profile?.kernel_latency[k.call.name]?.total_latency ?? 0,
       waveUs: profile?.kernel_latency[k.call.name]?.latency ?? [],
+      paddingSlowdown: profile?.padding_slowdown?.[k.call.name],
     }));
     const info: ModelInfo = {
       id,

@@ -12,6 +12,11 @@
  *   blocks off SMs running RT blocks once every SM has one, so an RT kernel of at least one block
  *   per SM is never padded. On the H100, filling every idle slot instead (BE blocks beside RT
  *   blocks) raised RT p99 by 12-75% in fig. 15 (evaluation/README.md);
+ * - an RT kernel whose measured padding cost (`paddingSlowdown`, from `reef profile`) is over
+ *   {@linkcode PADDING_SLOWDOWN_LIMIT} is launched alone: for it, padding costs RT latency that the
+ *   profile's times do not show (contention for memory and the SM's issue slots). So the choice
+ *   is made per kernel, between padding and none; STREAM-PRIO, the third candidate, never beat
+ *   padding on RT latency on the H100 (evaluation/results/h100/dkp.json);
  * - the padded launch must fit on the device (the device's occupancy of the padding launch with
  *   the larger shared memory; REEF's own calculation ignored shared memory), which keeps the RT
  *   kernel's one wave;
@@ -35,6 +40,12 @@ import type { ExecDevice, InstanceId, KernelInfo, ModelInfo, StreamId } from "./
  * one launched at once.
  */
 export const PADDING_OVERRUN_SHARE = 0.02;
+
+/**
+ * Most measured padding cost (`KernelInfo.paddingSlowdown`) an RT kernel may have and still be
+ * padded: REEF's goal for RT latency under sharing is within 2% of running alone.
+ */
+export const PADDING_SLOWDOWN_LIMIT = 0.02;
 
 /** A BE task the padder may take blocks from; the padder advances it past what it launches. */
 export interface PaddingCursor {
@@ -117,6 +128,7 @@ export function choosePadding(
   const rt = rtModel.kernels[kernel]!;
   const sms = device.smCount;
   if (!(rt.timeUs > 0) || !leavesSmsFree(rt.blocks, sms)) return undefined;
+  if ((rt.paddingSlowdown ?? 0) > PADDING_SLOWDOWN_LIMIT) return undefined;
   const free = sms - rt.blocks;
   for (const cursor of cursors) {
     const be = cursor.model.kernels[cursor.kernel];

@@ -85,3 +85,25 @@ Deno.test("a profile in REEF's format parses; a bad one names the field", () => 
     /Invalid m\.profile\.json: field "model_latency" must be a number of µs/,
   );
 });
+
+Deno.test("a profile's padding slowdowns parse; a bad one names the kernel", () => {
+  const profile = (padding_slowdown: unknown) =>
+    parseProfile(
+      JSON.stringify({
+        model_latency: 20,
+        kernel_latency: { k0: { total_latency: 16, latency: [14] } },
+        padding_slowdown,
+      }),
+      "m.profile.json",
+    );
+  assert.equal(profile({ k0: 0.031 }).padding_slowdown?.k0, 0.031);
+  assert.equal(profile(undefined).padding_slowdown, undefined);
+  assert.throws(
+    () => profile({ k0: -2 }),
+    /Invalid m\.profile\.json: field "padding_slowdown\.k0" must be at least -1/,
+  );
+  assert.throws(
+    () => profile({ k0: "slow" }),
+    /Invalid m\.profile\.json: field "padding_slowdown\.k0" must be a number/,
+  );
+});

@@ -7,6 +7,7 @@ import {
   choosePadding,
   KernelPadder,
   PADDING_OVERRUN_SHARE,
+  PADDING_SLOWDOWN_LIMIT,
   type PaddingCursor,
   type PaddingDevice,
 } from "../../src/scheduler/padding.ts";
@@ -172,4 +173,16 @@ Deno.test("advanceCursor moves to the next kernel once every block is done", () 
   assert.deepEqual([c.kernel, c.block], [1, 0]);
   advanceCursor(c, 3);
   assert.deepEqual([c.kernel, c.block], [2, 0]);
+});
+
+Deno.test("choosePadding: an RT kernel whose measured padding cost is over the limit runs alone", () => {
+  const be = model(1, [kernel({ blocks: 100, timeUs: 5 })]);
+  const pad = (paddingSlowdown: number | undefined) =>
+    choosePadding(device, model(0, [kernel({ blocks: 1, timeUs: 20, paddingSlowdown })]), 0, [
+      cursor(be),
+    ]);
+  assert.equal(pad(PADDING_SLOWDOWN_LIMIT + 0.001), undefined, "over the limit");
+  assert.equal(pad(PADDING_SLOWDOWN_LIMIT)?.blocks, 48, "at the limit");
+  assert.equal(pad(-0.01)?.blocks, 48, "faster padded: noise");
+  assert.equal(pad(undefined)?.blocks, 48, "not measured");
 });

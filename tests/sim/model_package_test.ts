@@ -49,6 +49,7 @@ Deno.test("readSimPackage reads shapes, shared memory, profile times and REEF's 
     timeUs: 40,
     waveUs: [40, 40, 40, 40, 40, 40, 40, 40],
     blocksPerSm: undefined,
+    paddingSlowdown: undefined,
   });
   assert.equal(pkg.latencyUs, 400);
   assert.equal(pkg.storage.get("t1"), 8192);
@@ -63,6 +64,15 @@ Deno.test("readSimPackage takes reef's tensor lists and blocks_per_sm when prese
   assert.deepEqual(pkg.inputs, [{ name: "tokens", storage: "x", bytes: 8192 }]);
   assert.deepEqual(pkg.outputs, [{ name: "logits", storage: "y", bytes: 8192 }]);
   assert.equal(pkg.kernels[1]!.blocksPerSm, 8);
+});
+
+Deno.test("toSimPackage takes a kernel's padding slowdown from the profile", () => {
+  const profile = parseProfile(
+    JSON.stringify({ ...JSON.parse(profileJson), padding_slowdown: { k: 0.04 } }),
+    "p.json",
+  );
+  const pkg = toSimPackage("m", parsePackage(modelJson(), "m.json"), profile, "p.json");
+  assert.equal(pkg.kernels[0]!.paddingSlowdown, 0.04);
 });
 
 Deno.test("the simulator needs a profile time for every kernel", async () => {

@@ -35,6 +35,8 @@ export interface SimKernelSpec {
   readonly waveUs: readonly number[];
   /** Resident blocks per SM from the profile's `blocks_per_sm`, if given. */
   readonly blocksPerSm: number | undefined;
+  /** The profile's `padding_slowdown`, if given. */
+  readonly paddingSlowdown?: number;
 }
 
 /** What the simulator needs of a model package. */
@@ -94,6 +96,7 @@ export function toSimPackage(
       timeUs: time.total_latency,
       waveUs: time.latency,
       blocksPerSm: profile.blocks_per_sm?.[kernel.name],
+      paddingSlowdown: profile.padding_slowdown?.[kernel.name],
     };
   });
   const storage = new Map(pkg.storage.map((entry) => [entry.name, storageBytes(entry)]));

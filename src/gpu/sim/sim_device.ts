@@ -305,6 +305,7 @@ export class SimDevice implements ExecDevice, VirtualClock {
           blocksPerSm,
           timeUs: k.timeUs,
           waveUs: k.waveUs,
+          paddingSlowdown: k.paddingSlowdown,
         },
         units: OCCUPANCY_UNITS / blocksPerSm,
         blockUs: k.timeUs / waves,

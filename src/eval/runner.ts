@@ -2,9 +2,10 @@
  * Runs a workload against a benchmark target (the scheduler on the GPU or on the simulated
  * device, bound by the caller) and collects a labelled {@linkcode RunResult}.
  *
- * The run goes: load every model once; one warm-up inference per client (excluded); if the
- * workload asks for staggered RT starts, 5 standalone inferences per RT client to measure their
- * latencies; then the measured run. Open-loop clients (uniform, Poisson, trace) submit their
+ * The run goes: load every model once; one warm-up inference per client, then rounds of RT
+ * inferences released while BE ones run (all excluded); if the workload asks for staggered RT
+ * starts, 5 standalone inferences per RT client to measure their latencies; then the measured
+ * run. Open-loop clients (uniform, Poisson, trace) submit their
  * whole schedule up front with release times on the target's clock, so the timing of arrivals
  * is exact whatever the host does; closed-loop clients submit again as each request completes,
  * until the duration ends. Requests still in flight at the end are awaited and counted.
@@ -74,7 +75,10 @@ export interface RunOptions {
   sweep?: Record<string, number | string>;
   /** Time from planning the schedule to the run's start, µs; defaults to 100 000. */
   leadUs?: number;
-  /** One excluded inference per client before the run; defaults to true. */
+  /**
+   * Excluded inferences before the run: one per client, then rounds of RT released amid BE
+   * (see contendedWarmup); defaults to true.
+   */
   warmup?: boolean;
   /** Standalone inferences per RT client when staggering starts; defaults to 5, as REEF. */
   standaloneRuns?: number;
@@ -148,6 +152,36 @@ async function submitChecked(
   return timings;
 }
 
+/** Rounds of {@linkcode contendedWarmup}. */
+const CONTENDED_WARMUP_ROUNDS = 5;
+
+/**
+ * Excluded rounds in which every BE client's inference starts and every RT client's is released
+ * halfway through the shortest of them, so that the first measured preemptions and padded launches
+ * do not run the scheduler's code for the first time (on the H100, the first RT inference of a
+ * padded run took 1.5-4.3x the median before this warm-up). Nothing for a workload without both
+ * priorities.
+ * @param aloneUs Each client's latency alone, µs (its first warm-up).
+ */
+async function contendedWarmup(
+  workload: Workload,
+  target: BenchTarget,
+  aloneUs: ReadonlyMap<string, number>,
+): Promise<void> {
+  const be = workload.clients.filter((c) => c.priority === "be");
+  const rt = workload.clients.filter((c) => c.priority === "rt");
+  if (be.length === 0 || rt.length === 0) return;
+  const rtDelayUs = Math.min(...be.map((c) => aloneUs.get(c.name)!)) / 2;
+  for (let round = 0; round < CONTENDED_WARMUP_ROUNDS; round++) {
+    // Released a little ahead, so that every submission is in before the first release.
+    const startUs = target.nowUs() + 1_000;
+    await Promise.all([
+      ...be.map((client) => submitChecked(target, client, startUs)),
+      ...rt.map((client) => submitChecked(target, client, startUs + rtDelayUs)),
+    ]);
+  }
+}
+
 /**
  * Runs a workload against a target and returns its labelled result.
  *
@@ -177,7 +211,12 @@ export async function runWorkload(
     await target.loadModel(model);
   }
   if (options.warmup ?? true) {
-    for (const client of workload.clients) await submitChecked(target, client, undefined);
+    const aloneUs = new Map<string, number>();
+    for (const client of workload.clients) {
+      const t = await submitChecked(target, client, undefined);
+      aloneUs.set(client.name, t.finishedUs - t.submittedUs);
+    }
+    await contendedWarmup(workload, target, aloneUs);
   }
 
   const startOffsetsUs: Record<string, number> = {};

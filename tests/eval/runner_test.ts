@@ -41,7 +41,7 @@ Deno.test("open-loop requests are released on the target's clock exactly as sche
     assert.equal(r.latencyUs, 2_000);
   });
   // The whole open-loop schedule was submitted before the run started, with release times.
-  const measured = target.submissions.slice(2).filter((s) => s.client === "rt-vgg19");
+  const measured = target.submissions.slice(12).filter((s) => s.client === "rt-vgg19");
   assert.ok(measured.every((s) => s.releaseAtUs !== undefined));
   assert.ok(measured.every((s) => s.calledAtUs < (measured[0].releaseAtUs as number)));
 });
@@ -61,7 +61,7 @@ Deno.test("closed-loop clients resubmit on completion until the duration ends", 
   assert.equal(result.summary.wallUs, Math.max(1e6, be[be.length - 1].finishedUs));
 });
 
-Deno.test("warm-up inferences run first, one per client, and are not counted", async () => {
+Deno.test("warm-up inferences run first, one per client then RT amid BE, and are not counted", async () => {
   const target = new FakeTarget({
     serviceUs: SERVICE_US,
     initialStats: { preemptLatenciesUs: [999], quiesceLatenciesUs: [999], selectionTimesUs: [9] },
@@ -72,7 +72,16 @@ Deno.test("warm-up inferences run first, one per client, and are not counted", a
     target.submissions.slice(0, 2).map((s) => [s.client, s.releaseAtUs]),
     [["rt-vgg19", undefined], ["be-resnet152", undefined]],
   );
-  assert.equal(target.submissions.length, 2 + result.requests.length);
+  // Then 5 rounds: BE released first, RT halfway through BE's warm-up latency (8 ms / 2).
+  const rounds = target.submissions.slice(2, 12);
+  for (let r = 0; r < 5; r++) {
+    const [be, rt] = [rounds[2 * r]!, rounds[2 * r + 1]!].sort((a, b) =>
+      a.client.localeCompare(b.client)
+    );
+    assert.equal(be.client, "be-resnet152");
+    assert.equal(rt.releaseAtUs! - be.releaseAtUs!, 4_000);
+  }
+  assert.equal(target.submissions.length, 12 + result.requests.length);
   // Only statistics of the measured run are kept.
   assert.ok(!result.stats.preemptLatenciesUs.includes(999));
   assert.equal(result.stats.preemptLatenciesUs.length, result.summary.priorities.be.preemptions);
@@ -162,14 +171,15 @@ Deno.test("a failed inference fails the run with the client and model named", as
 });
 
 Deno.test("a failure during the run is reported after every request has settled", async () => {
-  // Call 2 + 50 + 3 is the third closed-loop BE request, after the whole RT schedule was submitted.
-  const target = new FakeTarget({ serviceUs: SERVICE_US, failingCall: 55 });
+  // Call 12 + 50 + 3 is the third closed-loop BE request, after the whole RT schedule was
+  // submitted (12 warm-ups: one per client, then 5 rounds of both).
+  const target = new FakeTarget({ serviceUs: SERVICE_US, failingCall: 65 });
   await assert.rejects(
     runWorkload(mixedWorkload(), target, OPTIONS),
     /Inference of client "be-resnet152" \(model "resnet152"\) failed/,
   );
   // The closed loop stopped at the failure; the open-loop RT requests all completed.
-  assert.equal(target.submissions.length, 55);
+  assert.equal(target.submissions.length, 65);
 });
 
 Deno.test("inconsistent timings from the target are reported", async () => {

@@ -3,9 +3,10 @@
 // reef::Block::poll loads the flag and stores it to shared memory in one step, so thread 0 waits
 // for the load (an L2 round trip) right before the barrier, and the whole block waits with it.
 // FlagProbe splits the same protocol in two: `sample` issues the load early in a trip and keeps
-// the value in a register; `publish` stores it at the next check point, before the barrier the
-// body already has. The shared slots, the trip parity and the answer of Block::stopped are
-// exactly those of Block::poll, so a body uses `b.stopped(trip)` after the barrier as usual.
+// the value in a register; `publish` stores it later, before a barrier the body already has. The
+// shared slots, the trip parity and the answer of Block::stopped are exactly those of Block::poll,
+// so a body reads `b.stopped(trip)` after that barrier as usual. A body may publish trip t + 1's
+// answer at the end of trip t (conv_mma.cuh): slot (t + 1) & 1 was last read in trip t - 1.
 // Outside the BE build both steps compile to nothing.
 //
 // Check points are numbered from 1 (kFirstCheck), for FlagProbe and Block::poll alike:

@@ -174,18 +174,28 @@ __device__ __forceinline__ bool conv_mma_body(
   for (int t = 0; t < kt_count; ++t) {
     mma::cp_async_wait<STAGES - 2>();
     if constexpr (HAS_PRE) pre_activate(read_stage, kt_begin + t);
-    // Check point at every K-tile: the value sampled one trip ago goes out with this barrier.
-    probe.publish(b, kFirstCheck + t);
+    // Check point at every K-tile. Trip 0's answer is the flag sampled before the prologue (its
+    // load had the prologue's copies to land in); trip t's later ones were published at the end of
+    // trip t - 1, so the answer goes out with this barrier.
+    if (t == 0) probe.publish(b, kFirstCheck);
     __syncthreads();
-    if (b.stopped(kFirstCheck + t)) {
-      mma::cp_async_wait<0>();
-      return false;
-    }
+    // Read here, acted on at the end of the trip: the shared load's latency and the next flag
+    // load's hide behind the tile's copies and MMAs. Branching right after the barrier stalled
+    // every warp of the block each trip, 16-25% of a batch-1 convolution on the H100
+    // (evaluation/results/h100/be-overhead.json). A stopping block computes one more tile into
+    // registers and shared memory, and writes nothing.
+    const bool stop = b.stopped(kFirstCheck + t);
     probe.sample(b);
     // The stage refilled here was last read in trip t - 1, which every thread has finished.
     if (t + STAGES - 1 < kt_count) load_tile(write_stage, kt_begin + t + STAGES - 1);
     mma::cp_async_commit();
     compute_tile(read_stage);
+    // Slot t + 1 was last read in trip t - 1, before this trip's barrier.
+    probe.publish(b, kFirstCheck + t + 1);
+    if (stop) {
+      mma::cp_async_wait<0>();
+      return false;
+    }
     read_stage = read_stage + 1 == STAGES ? 0 : read_stage + 1;
     write_stage = write_stage + 1 == STAGES ? 0 : write_stage + 1;
   }

@@ -27,10 +27,16 @@ struct FlagProbe {
 
   __device__ __forceinline__ FlagProbe() : value(0) {}
 
-  // Issues the flag load (thread 0); nothing waits for it until `publish`.
+  // Issues the flag load (thread 0); nothing waits for it until `publish`. This is the block's
+  // check: the trace build closes its stretch here.
   __device__ __forceinline__ void sample(const Block& b) {
 #if defined(REEF_BUILD_BE)
-    if (first_thread()) value = poll_flag(b.flag);
+    if (first_thread()) {
+      value = poll_flag(b.flag);
+#if defined(REEF_CHECK_TRACE)
+      trace_check();
+#endif
+    }
 #else
     (void)b;
 #endif

@@ -1,6 +1,6 @@
 // The check-interval trace build (issue 8) on the GPU: ResNet-18's traced BE kernels write the raw
-// build's outputs, and each kernel's longest stretch without a flag check is positive and no longer
-// than the kernel itself (timed alone with events).
+// build's outputs, and each kernel's longest stretch without a flag check is positive, no longer
+// than the kernel itself (timed alone with events), and for long convolutions well inside it.
 import assert from "node:assert/strict";
 import { compileModel, compileTraceBuild } from "../../src/compiler/compile.ts";
 import { Device } from "../../src/gpu/mod.ts";
@@ -58,6 +58,14 @@ gpuTest("the trace build measures a check interval within each kernel's duration
         intervals[k]! <= 2 * kernelUs + 5,
         `kernel ${k} (${kernel.call.name}): interval ${intervals[k]} µs, kernel ${kernelUs} µs`,
       );
+      // A convolution checks at its K-tiles, so a long one stops well inside its run: the trace
+      // must see those checks, not only block entry and end.
+      if (kernel.call.name.endsWith("_conv") && kernelUs >= 8) {
+        assert.ok(
+          intervals[k]! < kernelUs / 2,
+          `kernel ${k} (${kernel.call.name}): interval ${intervals[k]} µs of ${kernelUs} µs`,
+        );
+      }
     }
     const worst = Math.max(...intervals);
     console.log(`resnet18: check interval max ${worst.toFixed(2)} µs over ${n} kernels`);

@@ -402,7 +402,6 @@ export class SchedulerPolicy {
     const rtQueue = this.#rtQueue!;
     const head = rtQueue.tasks.peek();
     if (head !== undefined) {
-      if (this.#padder !== undefined && this.#startForPadding(head)) progressed = true;
       const current = this.#preemption;
       if (
         head.next === 0 && !Number.isNaN(head.startedUs) && current !== undefined &&
@@ -426,6 +425,14 @@ export class SchedulerPolicy {
         !Number.isNaN(current.quiescedUs) && head.next > 0
       ) {
         this.#restore(current);
+        progressed = true;
+      }
+      // BE tasks are started for padding after the RT launches: starting one uploads its inputs,
+      // host time that would otherwise delay the RT task's kernels.
+      if (
+        this.#padder !== undefined && this.#rtKernelsAhead(rtQueue, head) &&
+        this.#startForPadding(head)
+      ) {
         progressed = true;
       }
       return progressed;
@@ -553,6 +560,16 @@ export class SchedulerPolicy {
    */
   #pairs(rt: TaskState, be: TaskState): boolean {
     return this.#device.paddedOccupancy(rt.model.info.id, 0, be.model.info.id, 0) > 0;
+  }
+
+  /**
+   * Whether RT kernels remain to be launched, which padding could carry BE blocks in: the head's
+   * own, or a queued task's. An RT task launches all its kernels when it starts, so a BE task
+   * that arrives during the last RT task has nothing to ride in; starting it then would only
+   * spend host time (its input upload) while the RT task's completion waits to be noticed.
+   */
+  #rtKernelsAhead(rtQueue: QueueState, head: TaskState): boolean {
+    return rtQueue.tasks.length > 1 || head.next < head.model.info.kernels.length;
   }
 
   /**

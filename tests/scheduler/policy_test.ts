@@ -322,6 +322,20 @@ Deno.test("reef: padding runs held BE tasks inside RT kernels; none finishes bef
   assert.ok(beStreamKernels < 6, `${beStreamKernels} BE-build kernels of 6`);
 });
 
+Deno.test("reef: a BE task arriving during the last RT task waits for it, unstarted", async () => {
+  const calls: string[] = [];
+  const logging = logCalls(calls, ["upload", "launch", "launchPadded"]);
+  const { policy, submit, run } = await setup("reef", { padder: new KernelPadder() }, {}, logging);
+  const be = policy.openClient("be", "be");
+  // One RT task, launched whole when it starts: no RT kernel is left for BE blocks to ride in.
+  submit(10, "tiny2", policy.openClient("rt", "rt"), 0);
+  submit(1, "tiny2", be, 1);
+  const results = run();
+  assert.ok(results.get(1)!.timings.started >= results.get(10)!.timings.finished);
+  assert.equal(policy.stats().paddedKernels, 0);
+  assert.ok(!calls.some((c) => c.startsWith("launchPadded")), calls.join());
+});
+
 Deno.test("reef: random arrivals with padding lose no task and corrupt no output", async () => {
   for (const seed of [1, 2, 3]) {
     const { policy, submit, run } = await setup("reef", { padder: new KernelPadder() }, { seed });

@@ -5,7 +5,7 @@
  *
  * For every kernel that padding may pad, the kernel is timed alone and padded as
  * {@linkcode choosePadding} pads it with BE blocks that fit in its profiled time (no overrun), for
- * BE kernels of the same model sampled across it; its slowdown is the worst padded time over its
+ * distinct BE kernels of the same model sampled across it; its slowdown is the worst padded time over its
  * time alone, minus 1. The profile's times predict the padded launch's length well (within 1-3%
  * at the median, evaluation/results/h100/padding-cost.json); what they miss is how much the BE
  * blocks slow the RT blocks beside them, which depends on the pair and is measured here.
@@ -61,14 +61,16 @@ export async function measurePaddingSlowdown(
       for (let i = 0; i < options.launches; i++) enqueue();
     });
 
-  const n = info.kernels.length;
-  const step = Math.max(1, Math.floor(n / options.partners));
+  // Partners among the model's distinct kernels (a kernel launched many times counts once).
+  const distinct = [...new Map(info.kernels.map((kernel, j) => [kernel.name, j])).values()];
+  const step = Math.max(1, Math.floor(distinct.length / options.partners));
   const slowdown: Record<string, number> = {};
   info.kernels.forEach((kernel, k) => {
     if (kernel.name in slowdown) return;
     let aloneUs: number | undefined;
     let worst = -Infinity;
-    for (let j = k % step; j < n; j += step) {
+    for (let p = k % step; p < distinct.length; p += step) {
+      const j = distinct[p]!;
       const cursor = { model: info, instance: beId, kernel: j, block: 0 };
       const choice = choosePadding(device, info, k, [cursor], 0);
       if (choice === undefined) continue;

@@ -157,10 +157,10 @@ const CONTENDED_WARMUP_ROUNDS = 5;
 
 /**
  * Excluded rounds in which every BE client's inference starts and every RT client's is released
- * halfway through the shortest of them, so that the first measured preemptions and padded launches
- * do not run the scheduler's code for the first time (on the H100, the first RT inference of a
- * padded run took 1.5-4.3x the median before this warm-up). Nothing for a workload without both
- * priorities.
+ * halfway through the shortest of them, so that the first measured preemptions do not run the
+ * scheduler's preemption code for the first time. (It does not reach padding, which needs RT tasks
+ * queued behind one another: the first RT inference of a padded DKP run on the H100 still takes
+ * 1.2-4x the median.) Nothing for a workload without both priorities.
  * @param aloneUs Each client's latency alone, µs (its first warm-up).
  */
 async function contendedWarmup(

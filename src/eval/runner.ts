@@ -5,10 +5,10 @@
  * The run goes: load every model once; one warm-up inference per client, then rounds of RT
  * inferences released while BE ones run (all excluded); if the workload asks for staggered RT
  * starts, 5 standalone inferences per RT client to measure their latencies; then the measured
- * run. Open-loop clients (uniform, Poisson, trace) submit their
- * whole schedule up front with release times on the target's clock, so the timing of arrivals
- * is exact whatever the host does; closed-loop clients submit again as each request completes,
- * until the duration ends. Requests still in flight at the end are awaited and counted.
+ * run. Open-loop clients (uniform, Poisson, trace) submit their whole schedule up front with
+ * release times on the target's clock, so the timing of arrivals is exact whatever the host does;
+ * closed-loop clients submit again as each request completes, until the duration ends. Requests
+ * still in flight at the end are awaited and counted.
  * @module
  */
 

@@ -122,7 +122,7 @@ export const profileSchema = z.object({
   blocks_per_sm: z.record(z.string(), positive).optional(),
   /**
    * What padding costs each kernel it may pad: its GPU time padded with BE blocks that fit in its
-   * profiled time over its time alone, minus 1, the 90th percentile over BE kernels of the same
+   * profiled time over its time alone, minus 1, the worst over sampled BE kernels of the same
    * model (src/scheduler/padding_profile.ts).
    */
   padding_slowdown: z.record(

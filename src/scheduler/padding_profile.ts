@@ -5,10 +5,11 @@
  *
  * For every kernel that padding may pad, the kernel is timed alone and padded as
  * {@linkcode choosePadding} pads it with BE blocks that fit in its profiled time (no overrun), for
- * distinct BE kernels of the same model sampled across it; its slowdown is the worst padded time over its
- * time alone, minus 1. The profile's times predict the padded launch's length well (within 1-3%
- * at the median, evaluation/results/h100/padding-cost.json); what they miss is how much the BE
- * blocks slow the RT blocks beside them, which depends on the pair and is measured here.
+ * distinct BE kernels of the same model sampled across it; its slowdown is the worst padded time
+ * over its time alone, minus 1. The profile's times predict a padded launch's length well (within
+ * 1% at the median, 3% at the 90th percentile: evaluation/results/h100/padding-cost.json); what
+ * they miss is how much the BE blocks slow the RT blocks beside them, which depends on the pair
+ * and is measured here.
  *
  * Each timing queues `launches` launches back to back behind a gate, so that the timing events'
  * resolution is small against it, and takes the median of repeats.
@@ -25,7 +26,7 @@ import { choosePadding } from "./padding.ts";
 export interface PaddingProfileOptions {
   /** Timed repeats per measurement (median). */
   repeats: number;
-  /** BE kernels sampled per RT kernel, spread evenly over the model. */
+  /** BE kernels sampled per RT kernel, spread evenly over the model's distinct kernels. */
   partners: number;
   /** Launches queued back to back per timing. */
   launches: number;

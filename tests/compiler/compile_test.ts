@@ -1,12 +1,13 @@
 // `reef compile` for every zoo model, in CI: the package validates against the loader's schema,
-// and nvcc builds all three builds (raw, BE, DKP), each holding every kernel the package launches.
+// and nvcc builds all three builds (raw, BE, DKP), each holding every kernel the package launches,
+// and the BE build's measuring variants.
 // hipcc builds the portable kernels of two models for AMD (gfx906).
 import assert from "node:assert/strict";
-import { compileModel } from "../../src/compiler/compile.ts";
+import { compileBeVariant, compileModel } from "../../src/compiler/compile.ts";
 import { modelNames } from "../../src/compiler/zoo/mod.ts";
 import { DKP_PROXY, PAD_SUFFIX } from "../../src/kernels/emit.ts";
 import type { ModelBuild } from "../../src/kernels/nvcc.ts";
-import { type ModelPackage, readPackage } from "../../src/model/package.ts";
+import { type ModelPackage, packagePaths, readPackage } from "../../src/model/package.ts";
 import { reef } from "../support/cli.ts";
 import { toolAvailable } from "../support/tools.ts";
 
@@ -59,6 +60,19 @@ Deno.test({
         const { pkg, build } = await compileModel(model, { root });
         assert.ok(pkg.kernels.length > 0 && pkg.inputs!.length > 0 && pkg.outputs!.length > 0);
         await assertBuildsHoldKernels(pkg, build!);
+      }
+      // The BE build's measuring variants (reef_kernel.cuh), built on the GPU host only by the
+      // check-interval test and evaluation/scripts/be_overhead.ts, compile for every template.
+      const variants = [
+        ["REEF_CHECK_TRACE"],
+        ["REEF_ABLATE_ENTRY", "REEF_ABLATE_POLL", "REEF_ABLATE_DONE"],
+      ];
+      for (const model of ["resnet18", "distilbert", "mobilenet_v2"]) {
+        const paths = packagePaths(model, root);
+        for (const [i, defines] of variants.entries()) {
+          const file = await compileBeVariant(paths, `variant${i}`, defines);
+          assert.ok((await Deno.stat(`${paths.dir}/${file}`)).size > 0);
+        }
       }
       const fp32 = await compileModel("resnet18", {
         root,

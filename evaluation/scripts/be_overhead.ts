@@ -11,7 +11,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { isDeepStrictEqual, parseArgs } from "node:util";
 import { compileBeVariant } from "../../src/compiler/compile.ts";
 import { percentile } from "../../src/eval/metrics.ts";
 import { Device } from "../../src/gpu/device.ts";
@@ -101,9 +101,7 @@ for (const name of models) {
     }
     const expected = outputsOf(first, "raw", outputs);
     const identical = [...loaded.values()].every(({ instance }) =>
-      outputsOf(instance, "be", outputs).every((o, i) =>
-        o.length === expected[i]!.length && o.every((b, j) => b === expected[i]![j])
-      )
+      isDeepStrictEqual(outputsOf(instance, "be", outputs), expected)
     );
 
     const n = first.model.kernels.length;

@@ -17,7 +17,11 @@ import { GatedTimer } from "../../src/gpu/gated_timer.ts";
 import { packagePaths, readPackage, readProfile } from "../../src/model/package.ts";
 import { packageWeights } from "../../src/model/weights.ts";
 import { GpuExecDevice } from "../../src/scheduler/gpu_device.ts";
-import { choosePadding, PADDING_OVERRUN_SHARE } from "../../src/scheduler/padding.ts";
+import {
+  choosePadding,
+  leavesSmsFree,
+  PADDING_OVERRUN_SHARE,
+} from "../../src/scheduler/padding.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -59,7 +63,7 @@ for (const name of models) {
   const pairs = [];
   for (let k = 0; k < info.kernels.length; k++) {
     const rtKernel = info.kernels[k]!;
-    if (rtKernel.blocks >= device.smCount || !(rtKernel.timeUs > 0)) continue;
+    if (!leavesSmsFree(rtKernel.blocks, device.smCount) || !(rtKernel.timeUs > 0)) continue;
     const aloneUs = timer.time(repeats, () => rt.launch(stream, k, k + 1, "raw"));
     const step = Math.max(1, Math.floor(info.kernels.length / samples));
     for (let j = k % step; j < info.kernels.length; j += step) {

@@ -75,10 +75,10 @@ __device__ __forceinline__ bool conv_mma_body(
     origin[i] = pixel_origin<G>(row_in_range[i] ? m : 0);
   }
 
-  auto load_tile = [&](int stage, int kt) {
+  // `k` is the K index of this thread's chunk in the tile: the tile's first K plus copy_chunk * 8.
+  auto load_tile = [&](int stage, int k) {
     __half* as = smem + stage * STAGE_HALVES;
     __half* bs = as + A_HALVES;
-    const int k = kt * BK + copy_chunk * 8;
 #pragma unroll
     for (int i = 0; i < A_CHUNKS; ++i) {
       const int row = copy_row + i * kRowsPerPass;
@@ -101,9 +101,8 @@ __device__ __forceinline__ bool conv_mma_body(
 
   // DenseNet's pre-activation, applied by each thread to the chunks it copied itself, once its
   // copies have landed: y = max(x * scale[c] + shift[c], 0) on in-bounds inputs only.
-  auto pre_activate = [&](int stage, int kt) {
+  auto pre_activate = [&](int stage, int k) {
     __half* as = smem + stage * STAGE_HALVES;
-    const int k = kt * BK + copy_chunk * 8;
 #pragma unroll
     for (int i = 0; i < A_CHUNKS; ++i) {
       const int row = copy_row + i * kRowsPerPass;
@@ -163,41 +162,38 @@ __device__ __forceinline__ bool conv_mma_body(
     }
   };
 
-  FlagProbe probe;
-  probe.sample(b);
+  // The K indices of this thread's chunks in the tile to read and the tile to load next, kept as
+  // induction variables: derived from b.z inside the loop, they made the BE build re-read
+  // blockIdx.z and recompute the offset every trip (the flag's exit from the loop kept the
+  // compiler from strength-reducing them).
+  int k_read = kt_begin * BK + copy_chunk * 8;
+  int k_load = k_read;
+  BarrierCheck check;
+  check.sample(b);
 #pragma unroll
   for (int s = 0; s < STAGES - 1; ++s) {
-    if (s < kt_count) load_tile(s, kt_begin + s);
+    if (s < kt_count) load_tile(s, k_load);
     mma::cp_async_commit();
+    k_load += BK;
   }
   int read_stage = 0, write_stage = STAGES - 1;
   for (int t = 0; t < kt_count; ++t) {
     mma::cp_async_wait<STAGES - 2>();
-    if constexpr (HAS_PRE) pre_activate(read_stage, kt_begin + t);
-    // Check point at every K-tile. Trip 0's answer is the flag sampled before the prologue (its
-    // load had the prologue's copies to land in); trip t's later ones were published at the end of
-    // trip t - 1, so the answer goes out with this barrier.
-    if (t == 0) probe.publish(b, kFirstCheck);
-    __syncthreads();
-    // Read here, acted on at the end of the trip: the shared load's latency and the next flag
-    // load's hide behind the tile's copies and MMAs. Branching right after the barrier stalled
-    // every warp of the block each trip, 16-25% of a batch-1 convolution on the H100
-    // (evaluation/results/h100/be-overhead.json). A stopping block computes one more tile into
-    // registers and shared memory, and writes nothing.
-    const bool stop = b.stopped(kFirstCheck + t);
-    probe.sample(b);
-    // The stage refilled here was last read in trip t - 1, which every thread has finished.
-    if (t + STAGES - 1 < kt_count) load_tile(write_stage, kt_begin + t + STAGES - 1);
-    mma::cp_async_commit();
-    compute_tile(read_stage);
-    // Slot t + 1 was last read in trip t - 1, before this trip's barrier.
-    probe.publish(b, kFirstCheck + t + 1);
-    if (stop) {
+    if constexpr (HAS_PRE) pre_activate(read_stage, k_read);
+    // Check point every other K-tile, on the tile's barrier (check_point.cuh). A stopping block
+    // leaves before this trip's copies and MMAs, having written nothing.
+    if (check.sync(b, t)) {
       mma::cp_async_wait<0>();
       return false;
     }
+    // The stage refilled here was last read in trip t - 1, which every thread has finished.
+    if (t + STAGES - 1 < kt_count) load_tile(write_stage, k_load);
+    mma::cp_async_commit();
+    compute_tile(read_stage);
     read_stage = read_stage + 1 == STAGES ? 0 : read_stage + 1;
     write_stage = write_stage + 1 == STAGES ? 0 : write_stage + 1;
+    k_read += BK;
+    k_load += BK;
   }
   mma::cp_async_wait<0>();
 

@@ -42,14 +42,16 @@ __device__ __forceinline__ PixelOrigin pixel_origin(int m) {
 }
 
 // The input element behind GEMM entry (m, k), or null when it is zero padding.
-// k = (r * KW + s) * CIN + c.
+// k = (r * KW + s) * CIN + c, k >= 0: the divisions are unsigned, which saves a main loop the
+// sign corrections of signed division by a constant.
 template <class G, typename T>
 __device__ __forceinline__ const T* im2col_address(const T* x, const PixelOrigin& o, int k,
                                                    int& channel) {
-  const int c = k % G::CIN;
-  const int rs = k / G::CIN;
-  const int s = rs % G::KW;
-  const int r = rs / G::KW;
+  const unsigned uk = static_cast<unsigned>(k);
+  const int c = static_cast<int>(uk % G::CIN);
+  const unsigned rs = uk / G::CIN;
+  const int s = static_cast<int>(rs % G::KW);
+  const int r = static_cast<int>(rs / G::KW);
   const int ih = o.ih0 + r * G::DH;
   const int iw = o.iw0 + s * G::DW;
   channel = c;

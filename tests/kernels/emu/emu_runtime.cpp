@@ -45,6 +45,7 @@ std::vector<Warp> warps;
 jmp_buf scheduler;
 unsigned current = 0, block_threads = 0;
 unsigned barrier_arrived = 0, barrier_generation = 0;
+bool barrier_or_pending = false, barrier_or_result = false;
 bool progress = false;
 unsigned long completed_barriers = 0, flag_at = 0;
 int* flag_to_set = nullptr;
@@ -73,6 +74,7 @@ void run_block(unsigned threads) {
   }
   block_threads = threads;
   barrier_arrived = 0;
+  barrier_or_pending = false;
   unsigned finished = 0;
   while (finished < threads) {
     progress = false;
@@ -140,21 +142,29 @@ void launch(dim3 grid, unsigned threads, size_t shared, const std::function<void
   body = nullptr;
 }
 
-void syncthreads() {
+bool syncthreads_or(bool predicate) {
   const unsigned generation = barrier_generation;
   progress = true;
+  barrier_or_pending = barrier_or_pending || predicate;
   if (++barrier_arrived == block_threads) {
     barrier_arrived = 0;
+    // Every thread reads the result before it can reach the next barrier, whose last arrival
+    // is the next to write it.
+    barrier_or_result = barrier_or_pending;
+    barrier_or_pending = false;
     ++barrier_generation;
     if (++completed_barriers == flag_at && flag_to_set != nullptr) *flag_to_set = 1;
-    return;
+    return barrier_or_result;
   }
   yield();
   while (barrier_generation == generation) {
     yield();
   }
   progress = true;
+  return barrier_or_result;
 }
+
+void syncthreads() { syncthreads_or(false); }
 
 void warp_collective(int op, const void* in, size_t in_bytes, void* out, size_t out_bytes,
                      void (*compute)(WarpExchange&)) {
@@ -201,6 +211,31 @@ float shfl_xor(float v, int mask) {
     }
   });
   return r;
+}
+
+bool any_sync(unsigned mask, bool predicate) {
+  const struct {
+    unsigned mask;
+    int predicate;
+  } in = {mask, predicate ? 1 : 0};
+  int r;
+  warp_collective(4, &in, sizeof(in), &r, 4, [](WarpExchange& x) {
+    unsigned mask0;
+    std::memcpy(&mask0, x.in[0], 4);
+    if (mask0 != (x.lanes == 32 ? 0xffffffffu : (1u << x.lanes) - 1))
+      fatal("a vote's mask must name every lane of the warp");
+    int any = 0;
+    for (int l = 0; l < x.lanes; ++l) {
+      unsigned m;
+      int p;
+      std::memcpy(&m, x.in[l], 4);
+      std::memcpy(&p, x.in[l] + 4, 4);
+      if (m != mask0) fatal("lanes of one vote use different masks");
+      any |= p;
+    }
+    for (int l = 0; l < x.lanes; ++l) std::memcpy(x.out[l], &any, 4);
+  });
+  return r != 0;
 }
 
 }  // namespace emu

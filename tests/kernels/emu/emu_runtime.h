@@ -61,6 +61,8 @@ unsigned thread_id();
 void launch(dim3 grid, unsigned threads, size_t shared, const std::function<void()>& kernel);
 
 void syncthreads();
+// A barrier that also returns whether any thread of the block passed true.
+bool syncthreads_or(bool predicate);
 
 // A warp collective: every lane of the calling warp deposits `in`; once all have, `compute`
 // maps the deposits to per-lane results, and each lane receives its own in `out`. `op` names the
@@ -74,6 +76,7 @@ void warp_collective(int op, const void* in, size_t in_bytes, void* out, size_t 
                      void (*compute)(WarpExchange&));
 
 float shfl_xor(float v, int mask);
+bool any_sync(unsigned mask, bool predicate);
 
 // Makes the barrier that completes `barriers` barriers from now (counted over the next launches,
 // every block) set *flag = 1, as the host would while a BE kernel runs; 0 disarms it.
@@ -97,7 +100,9 @@ ThreadAsync& thread_async();
 }  // namespace emu
 
 inline void __syncthreads() { emu::syncthreads(); }
+inline int __syncthreads_or(int predicate) { return emu::syncthreads_or(predicate != 0); }
 inline float __shfl_xor_sync(unsigned, float v, int mask) { return emu::shfl_xor(v, mask); }
+inline int __any_sync(unsigned mask, int predicate) { return emu::any_sync(mask, predicate != 0); }
 inline float __expf(float x) { return std::exp(x); }
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline float __int_as_float(int v) {

@@ -177,6 +177,11 @@ __device__ __forceinline__ bool conv_mma_body(
     k_load += BK;
   }
   int read_stage = 0, write_stage = STAGES - 1;
+  // Two trips per loop pass: the BE build's check parity (BarrierCheck) becomes known in each copy,
+  // so its odd trips are a plain barrier with no branch, and every build halves the loop's own
+  // counting and branching, much of a trip for the 32 x 32 tiles. BE cost per model 6.8-8.7% ->
+  // 3.5-4.6% on the H100 (evaluation/results/h100/be-overhead.json, src/kernels/NOTES.md).
+#pragma unroll 2
   for (int t = 0; t < kt_count; ++t) {
     mma::cp_async_wait<STAGES - 2>();
     if constexpr (HAS_PRE) pre_activate(read_stage, k_read);

@@ -1,4 +1,6 @@
-// check_point.cuh: a check point whose flag load overlaps the math of a main-loop trip.
+// check_point.cuh: check points whose flag load overlaps the math of a main-loop trip: FlagProbe
+// (the answer through a shared slot, like Block::poll) and BarrierCheck (CUDA; the answer through
+// the trip's barrier, for loops whose trips are shorter than the load).
 //
 // reef::Block::poll loads the flag and stores it to shared memory in one step, so thread 0 waits
 // for the load (an L2 round trip) right before the barrier, and the whole block waits with it.
@@ -6,7 +8,7 @@
 // the value in a register; `publish` stores it later, before a barrier the body already has. The
 // shared slots, the trip parity and the answer of Block::stopped are exactly those of Block::poll,
 // so a body reads `b.stopped(trip)` after that barrier as usual. A body may publish trip t + 1's
-// answer at the end of trip t (conv_mma.cuh): slot (t + 1) & 1 was last read in trip t - 1.
+// answer at the end of trip t: slot (t + 1) & 1 was last read in trip t - 1.
 // Outside the BE build both steps compile to nothing.
 //
 // Check points are numbered from 1 (kFirstCheck), for FlagProbe and Block::poll alike:

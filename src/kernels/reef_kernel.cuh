@@ -41,6 +41,7 @@
 //       __syncthreads();
 //       if (b.stopped(it)) return false;
 //   No division and no extra barrier in the inner loop. A body may poll every 2^k trips (mask).
+//   check_point.cuh has two refinements of this pattern, FlagProbe and BarrierCheck.
 // - Idempotent: a body never reads memory it writes.
 #pragma once
 

@@ -58,35 +58,23 @@ struct FlagProbe {
 
 #if !defined(__HIPCC__)
 // A check point for main loops whose trip is about as short as the flag load's L2 round trip
-// (conv_mma's K-tiles: 0.3-0.5 µs for 32 x 32 tiles on the H100), CUDA only. It rides on the trip's own barrier: thread 0 hands
-// the flag value in to __syncthreads_or, so there is no shared slot to store and load, and every
-// thread has the answer as the barrier releases. Checks fall on even trips; the value handed in
-// was loaded at the previous check, two trips earlier (the first, before the body's prologue), so
-// thread 0 never waits for its load. A raised flag stops a block within about three trips.
+// (conv_mma's K-tiles: 0.3-0.5 µs for 32 x 32 tiles on the H100), CUDA only. It rides on the
+// trip's own barrier: thread 0 hands the flag value in to __syncthreads_or, so there is no shared
+// slot to store and load, and every thread has the answer as the barrier releases. Checks fall on
+// even trips; the value handed in was loaded at the previous check, two trips earlier (the first,
+// before the body's prologue), so thread 0 never waits for its load. A raised flag stops a block
+// within about three trips.
 //
 // Why not FlagProbe: a shared-memory answer is not visibly the same in every lane, so a loop that
 // exits on it loses its uniform registers (its counters and stage offsets move to the vector
 // pipes), and thread 0 waits for a load issued one trip earlier. The warp vote below makes the
 // answer warp-uniform for ptxas. Measured per design in src/kernels/NOTES.md.
 struct BarrierCheck {
-  int value;
-
-  __device__ __forceinline__ BarrierCheck() : value(0) {}
+  FlagProbe probe;  // thread 0's sampled value (never published to the shared slots)
 
   // Issues the flag load (thread 0) that the next check hands in. This is the block's check: the
   // trace build closes its stretch here.
-  __device__ __forceinline__ void sample(const Block& b) {
-#if defined(REEF_BUILD_BE)
-    if (first_thread()) {
-      value = poll_flag(b.flag);
-#if defined(REEF_CHECK_TRACE)
-      trace_check();
-#endif
-    }
-#else
-    (void)b;
-#endif
-  }
+  __device__ __forceinline__ void sample(const Block& b) { probe.sample(b); }
 
   // The barrier of main-loop trip `trip`, with a check point on even trips: true when the block
   // must be abandoned, in every thread alike. Every thread of the block calls it.
@@ -96,7 +84,8 @@ struct BarrierCheck {
       __syncthreads();
       return false;
     }
-    const bool stop = __any_sync(0xffffffffu, __syncthreads_or(first_thread() && value != 0));
+    const bool any = __syncthreads_or(first_thread() && probe.value != 0);
+    const bool stop = __any_sync(0xffffffffu, any);
     if (!stop) sample(b);
     return stop;
 #else

@@ -1,7 +1,7 @@
 /**
  * Where the BE build's GPU time goes (issue 8: the BE build within 2% of raw). For each model it
- * compiles ablated variants of the BE build (reef_kernel.cuh's `REEF_ABLATE_*` switches: no entry
- * check, no flag load at check points, no finished-block count, and all three), checks that each
+ * compiles ablated variants of the BE build (reef_kernel.cuh's `REEF_ABLATE_*` switches: no flag
+ * load at check points, no finished-block count, and both), checks that each
  * gives the raw build's outputs, and times raw, BE and every variant: the whole inference (all
  * kernels queued behind a gate, rounds interleaved, median of the per-round ratios to raw) and each
  * kernel alone (median of repeats). What an ablation saves is the GPU time of the part it drops.
@@ -14,7 +14,7 @@
 import { isDeepStrictEqual, parseArgs } from "node:util";
 import { compileBeVariant } from "../../src/compiler/compile.ts";
 import { percentile } from "../../src/eval/metrics.ts";
-import { Device } from "../../src/gpu/device.ts";
+import { Device, PREEMPT_FLAG_BYTES } from "../../src/gpu/device.ts";
 import { GatedTimer } from "../../src/gpu/gated_timer.ts";
 import { LoadedModel, type ModelInstance } from "../../src/model/executor.ts";
 import { packagePaths, readPackage, type TensorSpec } from "../../src/model/package.ts";
@@ -23,10 +23,9 @@ import { packageWeights } from "../../src/model/weights.ts";
 /** The BE build and its ablations: name -> the switches it is built with. */
 const VARIANTS: Record<string, string[] | undefined> = {
   be: undefined,
-  no_entry: ["REEF_ABLATE_ENTRY"],
   no_poll: ["REEF_ABLATE_POLL"],
   no_done: ["REEF_ABLATE_DONE"],
-  none: ["REEF_ABLATE_ENTRY", "REEF_ABLATE_POLL", "REEF_ABLATE_DONE"],
+  none: ["REEF_ABLATE_POLL", "REEF_ABLATE_DONE"],
 };
 
 const { values, positionals } = parseArgs({
@@ -47,7 +46,7 @@ const repeats = Number(values.repeats);
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 using device = Device.open(0);
-using flag = device.alloc(4);
+using flag = device.alloc(PREEMPT_FLAG_BYTES);
 flag.fill(0);
 using timer = new GatedTimer(device);
 const stream = timer.stream;

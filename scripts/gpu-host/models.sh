@@ -8,8 +8,8 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,
 results=/tmp/reef-results
 mkdir -p "$results"
 step build 60 deno task build
-TAIL=40 step models 430 deno run --allow-all --no-check cli.ts bench models --out "$results"
-TAIL=8 step profiles 90 deno run --allow-all --no-check cli.ts profile \
+TAIL=40 step models 540 deno run --allow-all --no-check cli.ts bench models --out "$results"
+TAIL=8 step profiles 50 deno run --allow-all --no-check cli.ts profile \
   vgg19 resnet152 densenet201 inception_v3 distilbert resnet50 mobilenet_v2
 tar -cf "$OUT/results.tar" -C "$results" . resource/*/*.profile.json 2>/dev/null ||
   tar -cf "$OUT/results.tar" -C "$results" .

@@ -46,9 +46,7 @@ extern "C" __global__ void __launch_bounds__(${k.threads}) ${name}(const float* 
 #elif defined(REEF_BUILD_BE)
 extern "C" __global__ void __launch_bounds__(${k.threads})
 ${name}(const int* reef_flag, unsigned* reef_done, const float* in, float* out) {
-  reef::Block b;
-  if (!reef::enter_block(reef_flag, b)) return;
-  if (${body}(b, in, out)) reef::block_done(reef_done);
+  if (${body}(reef::launch_block(reef_flag), in, out)) reef::block_done(reef_done);
 }
 #endif`;
   });

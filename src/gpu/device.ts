@@ -40,6 +40,12 @@ export interface DeviceProperties {
 /** Which runtime the library was built over. */
 export type Platform = "cuda" | "hip";
 
+/**
+ * Bytes of a preempt flag allocation for BE kernels. The flag is its first int; conv_mma's BE
+ * build copies it into shared memory with a 16-byte cp.async, which reads all 16.
+ */
+export const PREEMPT_FLAG_BYTES = 16;
+
 function parseProperties(raw: Uint8Array<ArrayBuffer>): DeviceProperties {
   const view = new DataView(raw.buffer);
   const int = (index: number) => view.getInt32(264 + 4 * index, true);

@@ -62,9 +62,9 @@ __device__ __forceinline__ bool attention_body(const Block& b, const T* __restri
 #pragma unroll
     for (int e = 0; e < VL; ++e) qs[r * HEAD_DIM + d + e] = qv[e];
   }
-  probe.publish(b, kFirstCheck);
+  probe.publish(b, 0);
   __syncthreads();
-  if (b.stopped(kFirstCheck)) return false;
+  if (b.stopped(0)) return false;
 
   // Scores: thread per key j, all QT rows.
   const float scale = __int_as_float(SCALE_BITS);

@@ -47,24 +47,6 @@ export type TemplatePath =
   | "attention"
   | "add";
 
-/**
- * Templates whose body reaches a check point before its first global write, on every path. Their BE
- * build skips the entry check (an L2 round trip and a barrier in front of every block): a block
- * of a kernel queued behind a preemption still leaves at its first check point, having written
- * nothing.
- */
-const CHECKS_BEFORE_WRITES: ReadonlySet<TemplatePath> = new Set([
-  "conv_mma",
-  "conv_simt",
-  "gemv",
-  "attention",
-]);
-
-/** Whether the BE build of a kernel of this template must check the flag at block entry. */
-export function needsEntryCheck(path: TemplatePath): boolean {
-  return !CHECKS_BEFORE_WRITES.has(path);
-}
-
 /** One kernel parameter: a storage buffer passed as a typed device pointer. */
 export interface KernelParam {
   /** Parameter name in the generated source. */
@@ -188,6 +170,25 @@ const MMA_TILES = [
   { bm: 32, bn: 64, wm: 16, wn: 32, eff: 0.45 },
   { bm: 32, bn: 32, wm: 16, wn: 16, eff: 0.3 },
 ] as const;
+
+/**
+ * Multiply-adds of a tensor-core block between two of its check points. A trip's time grows
+ * slower than its tile: on the H100 a 32 x 32 x 64 K-tile takes about 0.45 µs and a 64 x 64 x 64
+ * one 1-2 µs (`evaluation/results/h100/be-overhead.json`), while each check costs the same
+ * barrier reduction and warp vote. This budget (eight 32 x 32 x 64 trips) keeps checks 2-4 µs
+ * apart and the checks' cost off the short trips.
+ */
+const MMA_CHECK_MACS = 8 * 32 * 32 * 64;
+
+/** Shared memory of conv_mma's flag slots: check_point.cuh's PipelineCheck::kSlotBytes. */
+const MMA_FLAG_SLOT_BYTES = 32;
+
+/** K-tiles between two check points of a tensor-core block: 2, 4 or 8 (conv_mma's CHECK_EVERY). */
+export function mmaCheckEvery(bm: number, bn: number, bk: number): number {
+  let every = 2;
+  while (every < 8 && 2 * every * bm * bn * bk <= MMA_CHECK_MACS) every *= 2;
+  return every;
+}
 
 /** SIMT block tiles: BM x BN, thread tile TM x TN, relative efficiency of the tile. */
 const SIMT_TILES = [
@@ -704,12 +705,14 @@ function planMma(g: Gemm, ctx: Context): GemmPlan {
   let best: (GemmPlan & { total: number }) | null = null;
   for (const tile of MMA_TILES) {
     const threads = 32 * (tile.bm / tile.wm) * (tile.bn / tile.wn);
-    const smem = stages * (tile.bm + tile.bn) * bk * 2;
+    // The stages, then the two 16-byte slots of the BE build's flag copies (PipelineCheck).
+    const smem = stages * (tile.bm + tile.bn) * bk * 2 + MMA_FLAG_SLOT_BYTES;
     if (smem > dev.maxSharedPerBlock) continue;
     const fragments = (tile.wm / 16) * (tile.wn / 8);
     // Registers as ptxas allocates them (nvcc 13.0: 170 at 128 x 128, about 110 at 64 x 64).
     const occ = occupancy(dev, threads, smem, 72 + 6 * fragments);
     const tripUs = (2 * tile.bm * tile.bn * bk) / (dev.mmaFlopsPerUsPerSm * tile.eff);
+    const checkEvery = mmaCheckEvery(tile.bm, tile.bn, bk);
     for (const split of SPLITS) {
       const kTiles = cdiv(g.k, bk);
       const perSplit = cdiv(kTiles, split);
@@ -720,8 +723,8 @@ function planMma(g: Gemm, ctx: Context): GemmPlan {
       const estimate = gemmEstimate(g, ctx, {
         blocks,
         occ,
-        tripUs,
-        trips: perSplit,
+        tripUs: tripUs * checkEvery,
+        trips: perSplit / checkEvery,
         mTiles,
         nTiles,
         split,
@@ -739,6 +742,7 @@ function planMma(g: Gemm, ctx: Context): GemmPlan {
             stages,
             ...epilogueArgs(g, split),
             g.pre !== null,
+            checkEvery,
           ]),
           path: "conv_mma",
           grid: [mTiles, nTiles, split],

@@ -1,6 +1,7 @@
-// check_point.cuh: check points whose flag load overlaps the math of a main-loop trip: FlagProbe
-// (the answer through a shared slot, like Block::poll) and BarrierCheck (CUDA; the answer through
-// the trip's barrier, for loops whose trips are shorter than the load).
+// check_point.cuh: check points whose flag load overlaps the body's work: FlagProbe (the answer
+// through a shared slot, like Block::poll), BarrierCheck (the answer through a barrier, for short
+// bodies with one check point) and PipelineCheck (the flag carried by a cp.async pipeline, for
+// loops whose trips are shorter than a flag load: conv_mma).
 //
 // reef::Block::poll loads the flag and stores it to shared memory in one step, so thread 0 waits
 // for the load (an L2 round trip) right before the barrier, and the whole block waits with it.
@@ -10,19 +11,14 @@
 // so a body reads `b.stopped(trip)` after that barrier as usual. A body may publish trip t + 1's
 // answer at the end of trip t: slot (t + 1) & 1 was last read in trip t - 1.
 // Outside the BE build both steps compile to nothing.
-//
-// Check points are numbered from 1 (kFirstCheck), for FlagProbe and Block::poll alike:
-// enter_block's answer sits in slot 0 and slow threads read it after the entry barrier, so the
-// first check point must write slot 1; by the second, every thread has passed the first check
-// point's barrier, so slot 0 is free again.
 #pragma once
 
 #include "reef_kernel.cuh"
+#if !defined(__HIPCC__)
+#include "mma_ptx.cuh"
+#endif
 
 namespace reef {
-
-// Number of a body's first check point (see above): check k of a body uses trip kFirstCheck + k.
-constexpr int kFirstCheck = 1;
 
 struct FlagProbe {
   int value;
@@ -56,19 +52,12 @@ struct FlagProbe {
   }
 };
 
-#if !defined(__HIPCC__)
-// A check point for main loops whose trip is about as short as the flag load's L2 round trip
-// (conv_mma's K-tiles: 0.3-0.5 µs for 32 x 32 tiles on the H100), CUDA only. It rides on the
-// trip's own barrier: thread 0 hands the flag value in to __syncthreads_or, so there is no shared
-// slot to store and load, and every thread has the answer as the barrier releases. Checks fall on
-// even trips; the value handed in was loaded at the previous check, two trips earlier (the first,
-// before the body's prologue), so thread 0 never waits for its load. A raised flag stops a block
-// within about three trips.
-//
-// Why not FlagProbe: a shared-memory answer is not visibly the same in every lane, so a loop that
-// exits on it loses its uniform registers (its counters and stage offsets move to the vector
-// pipes), and thread 0 waits for a load issued one trip earlier. The warp vote below makes the
-// answer warp-uniform for ptxas. Measured per design in src/kernels/NOTES.md.
+// The check point of a short body (pooling, split-K reduce, layer norm, embedding, add,
+// depthwise), CUDA and HIP: thread 0 samples the flag at block entry, ahead of the body's own
+// loads, and hands the value to one barrier before the body's first global write
+// (__syncthreads_or), so every thread has the answer as the barrier releases and no thread waits
+// at block entry. A warp vote tells ptxas that the answer is the same in every lane, as in
+// PipelineCheck. Measured in src/kernels/NOTES.md (session 7).
 struct BarrierCheck {
   FlagProbe probe;  // thread 0's sampled value (never published to the shared slots)
 
@@ -76,21 +65,85 @@ struct BarrierCheck {
   // trace build closes its stretch here.
   __device__ __forceinline__ void sample(const Block& b) { probe.sample(b); }
 
-  // The barrier of main-loop trip `trip`, with a check point on even trips: true when the block
+  // A barrier the body has in every build, with a check point in the BE build: true when the block
   // must be abandoned, in every thread alike. Every thread of the block calls it.
-  __device__ __forceinline__ bool sync(const Block& b, int trip) {
+  __device__ __forceinline__ bool sync() const {
 #if defined(REEF_BUILD_BE)
-    if (trip & 1) {
-      __syncthreads();
-      return false;
+    return stop();
+#else
+    __syncthreads();
+    return false;
+#endif
+  }
+
+  // A check point with a barrier of its own in the BE build, and nothing in the others: for bodies
+  // with no barrier before their first global write. Every thread of the block calls it.
+  __device__ __forceinline__ bool stop() const {
+#if defined(REEF_BUILD_BE)
+    const bool any = __syncthreads_or(first_thread() && probe.value != 0) != 0;
+#if defined(__HIPCC__)
+    return any;
+#else
+    return __any_sync(0xffffffffu, any);
+#endif
+#else
+    return false;
+#endif
+  }
+};
+
+#if !defined(__HIPCC__)
+// The check point of a cp.async pipeline (conv_mma, CUDA): the flag travels with the tiles. Thread
+// 0 copies it (16 bytes from the flag: reef's flag allocations are 16 bytes) into a shared slot
+// as part of a trip's copy group, STAGES - 1 trips before the check that reads it, when the
+// pipeline's own cp.async.wait_group has retired that group; at the check, thread 0 reads its
+// slot and hands the value to the barrier (__syncthreads_or), and a warp vote makes the answer
+// warp-uniform for ptxas. Two slots alternate between checks, so a copy never lands in the slot
+// that the next check reads.
+//
+// Why the pipeline: no flag load of thread 0's is outstanding for a later wait to stall on (the
+// premise was that the loop's cp.async.wait_group and the pre-activation's loads stalled on one).
+// Measured, it is no faster than a register-held flag sampled two trips ahead (design G in
+// src/kernels/NOTES.md, session 7): what a check costs is its barrier reduction, vote and exit.
+struct PipelineCheck {
+  // Bytes of dynamic shared memory the body sets aside for the two slots (in every build, so that
+  // the three builds share one `shared_memory` size; the catalog adds them).
+  static constexpr int kSlotBytes = 32;
+
+  int* slots;  // two 16-byte slots: ints 0 and 4
+
+  __device__ __forceinline__ explicit PipelineCheck(void* slot_memory)
+      : slots(static_cast<int*>(slot_memory)) {}
+
+  // Thread 0 copies the flag into `slot` (0 or 1) with the copy group committed next. This is the
+  // block's check: the trace build closes its stretch here.
+  __device__ __forceinline__ void sample(const Block& b, int slot) const {
+#if defined(REEF_BUILD_BE)
+    if (first_thread()) {
+#if defined(REEF_ABLATE_POLL)
+      slots[slot * 4] = 0;
+#else
+      mma::cp_async16(mma::smem_address(slots + slot * 4), b.flag, true);
+#endif
+#if defined(REEF_CHECK_TRACE)
+      trace_check();
+#endif
     }
-    const bool any = __syncthreads_or(first_thread() && probe.value != 0);
-    const bool stop = __any_sync(0xffffffffu, any);
-    if (!stop) sample(b);
-    return stop;
 #else
     (void)b;
-    (void)trip;
+    (void)slot;
+#endif
+  }
+
+  // The trip's barrier, with a check point in the BE build on the value in `slot`: true when the
+  // block must be abandoned, in every thread alike. Every thread of the block calls it, after the
+  // cp.async.wait_group that retires the group the value came with.
+  __device__ __forceinline__ bool sync(int slot) const {
+#if defined(REEF_BUILD_BE)
+    const bool any = __syncthreads_or(first_thread() && slots[slot * 4] != 0) != 0;
+    return __any_sync(0xffffffffu, any);
+#else
+    (void)slot;
     __syncthreads();
     return false;
 #endif

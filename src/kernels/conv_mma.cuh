@@ -6,7 +6,8 @@
 // the fly) and B (the OHWI weights, K contiguous) are copied global -> shared with 16-byte
 // cp.async into a STAGES-deep ring, zero-filled where the input is padding or past K, and read
 // with ldmatrix from an XOR-swizzled layout (no bank conflicts). One __syncthreads per K-tile;
-// the BE check point sits on it. Grid: x = M tiles, y = N tiles, z = K splits.
+// the BE check point sits on it every CHECK_EVERY K-tiles. Grid: x = M tiles, y = N tiles,
+// z = K splits.
 //
 // Requirements the catalog enforces: CIN % 8 == 0 and the input view's stride and offset % 8
 // (a 16-byte chunk never straddles a filter tap and stays aligned), COUT and the output and
@@ -34,7 +35,7 @@ __device__ __forceinline__ int swizzle(int row, int chunk) {
 }  // namespace mma
 
 template <class G, int BM, int BN, int BK, int WM, int WN, int STAGES, int SPLIT, int ACT,
-          bool HAS_BIAS, bool HAS_RES, bool HAS_PRE>
+          bool HAS_BIAS, bool HAS_RES, bool HAS_PRE, int CHECK_EVERY>
 __device__ __forceinline__ bool conv_mma_body(
     const Block& b, const __half* __restrict__ x, const __half* __restrict__ w,
     const float* __restrict__ bias, const __half* __restrict__ res,
@@ -55,6 +56,8 @@ __device__ __forceinline__ bool conv_mma_body(
   static_assert(G::COUT % 2 == 0 && G::OUT_STRIDE % 2 == 0 && G::OUT_OFF % 2 == 0,
                 "output channels and view must be even");
   static_assert(STAGES >= 2, "the pipeline needs two stages at least");
+  static_assert(CHECK_EVERY >= 2 && 2 * CHECK_EVERY > STAGES - 1,
+                "a flag copy must not land in the slot its group's check is about to read");
 
   __half* smem = reinterpret_cast<__half*>(dynamic_smem());
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -168,8 +171,11 @@ __device__ __forceinline__ bool conv_mma_body(
   // compiler from strength-reducing them).
   int k_read = kt_begin * BK + copy_chunk * 8;
   int k_load = k_read;
-  BarrierCheck check;
-  check.sample(b);
+  // The flag's slots follow the stages; the first checks' flag (trips 0 and CHECK_EVERY) comes
+  // with the first tile.
+  const PipelineCheck check(smem + STAGES * STAGE_HALVES);
+  check.sample(b, 0);
+  check.sample(b, 1);
 #pragma unroll
   for (int s = 0; s < STAGES - 1; ++s) {
     if (s < kt_count) load_tile(s, k_load);
@@ -177,28 +183,39 @@ __device__ __forceinline__ bool conv_mma_body(
     k_load += BK;
   }
   int read_stage = 0, write_stage = STAGES - 1;
-  // Two trips per loop pass: the BE build's check parity (BarrierCheck) becomes known in each copy,
-  // so its odd trips are a plain barrier with no branch, and every build halves the loop's own
-  // counting and branching, much of a trip for the 32 x 32 tiles. BE cost per model 6.8-8.7% ->
-  // 3.5-4.6% on the H100 (evaluation/results/h100/be-overhead.json, src/kernels/NOTES.md).
-#pragma unroll 2
-  for (int t = 0; t < kt_count; ++t) {
-    mma::cp_async_wait<STAGES - 2>();
-    if constexpr (HAS_PRE) pre_activate(read_stage, k_read);
-    // Check point every other K-tile, on the tile's barrier (check_point.cuh). A stopping block
-    // leaves before this trip's copies and MMAs, having written nothing.
-    if (check.sync(b, t)) {
-      mma::cp_async_wait<0>();
-      return false;
+  // Trips in groups of CHECK_EVERY, unrolled, so that each copy knows its place in the group: the
+  // first trip's barrier is the check point (PipelineCheck), the trip STAGES - 1 before the next
+  // group's check copies the flag for it, and the other barriers are plain, with no branch.
+  // CHECK_EVERY comes from the catalog (mmaCheckEvery): more trips per check for the small tiles,
+  // whose trips are shortest. A raised flag stops a block within CHECK_EVERY + STAGES - 1 trips.
+  constexpr int kSampleTrip = (CHECK_EVERY - (STAGES - 1) % CHECK_EVERY) % CHECK_EVERY;
+  constexpr int kSampleAhead = (kSampleTrip + STAGES - 1) / CHECK_EVERY;  // groups ahead
+  for (int t0 = 0, group = 0; t0 < kt_count; t0 += CHECK_EVERY, ++group) {
+#pragma unroll
+    for (int i = 0; i < CHECK_EVERY; ++i) {
+      const int t = t0 + i;
+      if (i > 0 && t >= kt_count) break;
+      mma::cp_async_wait<STAGES - 2>();
+      if constexpr (HAS_PRE) pre_activate(read_stage, k_read);
+      // A stopping block leaves before this trip's copies and MMAs, having written nothing.
+      if (i == 0) {
+        if (check.sync(group & 1)) {
+          mma::cp_async_wait<0>();
+          return false;
+        }
+      } else {
+        __syncthreads();
+      }
+      // The stage refilled here was last read in trip t - 1, which every thread has finished.
+      if (t + STAGES - 1 < kt_count) load_tile(write_stage, k_load);
+      if (i == kSampleTrip) check.sample(b, (group + kSampleAhead) & 1);
+      mma::cp_async_commit();
+      compute_tile(read_stage);
+      read_stage = read_stage + 1 == STAGES ? 0 : read_stage + 1;
+      write_stage = write_stage + 1 == STAGES ? 0 : write_stage + 1;
+      k_read += BK;
+      k_load += BK;
     }
-    // The stage refilled here was last read in trip t - 1, which every thread has finished.
-    if (t + STAGES - 1 < kt_count) load_tile(write_stage, k_load);
-    mma::cp_async_commit();
-    compute_tile(read_stage);
-    read_stage = read_stage + 1 == STAGES ? 0 : read_stage + 1;
-    write_stage = write_stage + 1 == STAGES ? 0 : write_stage + 1;
-    k_read += BK;
-    k_load += BK;
   }
   mma::cp_async_wait<0>();
 

@@ -99,7 +99,7 @@ __device__ __forceinline__ bool conv_simt_body(const Block& b, const T* __restri
   }
   for (int t = 0; t < kt_count; ++t) {
     const bool check = (t & CHECK_MASK) == 0;
-    const int check_index = kFirstCheck + (t >> log2_exact(CHECK_MASK + 1));
+    const int check_index = t >> log2_exact(CHECK_MASK + 1);
     if (check) probe.publish(b, check_index);
     __syncthreads();
     if (check) {

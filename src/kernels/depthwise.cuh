@@ -5,10 +5,11 @@
 // channels' filter taps in shared memory as [tap][channel] floats, then each thread produces CV
 // channels (one 2- to 16-byte vector) of one pixel per pass, PR pixels per pass. Every load and
 // store is a CV-wide vector along the channels, so a warp's accesses are contiguous.
-// Grid: x = pixel tiles, y = channel tiles. Blocks are short (a few passes), so the entry check
-// is their only check point.
+// Grid: x = pixel tiles, y = channel tiles. Blocks are short (a few passes), so their one check
+// point is the barrier after the taps are staged, its flag load issued at block entry.
 #pragma once
 
+#include "check_point.cuh"
 #include "gemm_common.cuh"
 
 namespace reef {
@@ -35,12 +36,14 @@ __device__ __forceinline__ bool depthwise_body(const Block& b, const T* __restri
   float* taps = reinterpret_cast<float*>(dynamic_smem());  // [TAPS][CTILE]
   const int tid = threadIdx.x;
   const int c0 = b.y * CTILE, p0 = b.x * PTILE;
+  BarrierCheck check;
+  check.sample(b);
   for (int i = tid; i < TAPS * CTILE; i += NT) {
     const int local = i / TAPS, tap = i % TAPS;  // i follows the OHWI layout: coalesced reads
     const int c = c0 + local;
     taps[tap * CTILE + local] = c < C ? to_float(w[c * TAPS + tap]) : 0.0f;
   }
-  __syncthreads();
+  if (check.sync()) return false;
 
   const int group = tid % kGroups;
   const int c = c0 + group * CV;

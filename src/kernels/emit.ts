@@ -21,14 +21,7 @@
  * @module
  */
 
-import {
-  bodyCall,
-  instantiate,
-  type KernelSpec,
-  needsEntryCheck,
-  type Target,
-  type Workspace,
-} from "./catalog.ts";
+import { bodyCall, instantiate, type KernelSpec, type Target, type Workspace } from "./catalog.ts";
 import type { KernelOp, Precision } from "./ops.ts";
 
 /** One kernel launch of the model, in launch order (the model package's `kernels` entries). */
@@ -178,9 +171,7 @@ function beSource(functions: KernelFunction[]): string {
     parts.push(
       `extern "C" __global__ void ${launchBounds(spec)}\n` +
         `${name}(const int* reef_flag, unsigned* reef_done, ${paramList(spec)}) {\n` +
-        (needsEntryCheck(spec.path)
-          ? `  reef::Block b;\n  if (!reef::enter_block(reef_flag, b)) return;\n`
-          : `  const reef::Block b = reef::defer_entry(reef_flag);\n`) +
+        `  const reef::Block b = reef::launch_block(reef_flag);\n` +
         `  if (${bodyCall(spec)}) reef::block_done(reef_done);\n` +
         `}\n`,
     );

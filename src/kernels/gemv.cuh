@@ -62,9 +62,9 @@ __device__ __forceinline__ bool gemv_body(const Block& b, const T* __restrict__ 
   FlagProbe probe;
   probe.sample(b);
   for (int t = 0; t < chunk_count; ++t) {
-    probe.publish(b, kFirstCheck + t);
+    probe.publish(b, t);
     __syncthreads();
-    if (b.stopped(kFirstCheck + t)) return false;
+    if (b.stopped(t)) return false;
     probe.sample(b);
     const int k_chunk = (chunk_begin + t) * KC;
 #pragma unroll 4

@@ -3,20 +3,23 @@
 //
 // One block per row: each thread holds PER vectors of V elements of the row in registers, the
 // mean and then the variance of (x - mean) are block sums (two passes over registers: no
-// cancellation), and the row is written once. Rows are a few KB: the entry check suffices.
+// cancellation), and the row is written once. Rows are a few KB: one check point before the
+// writes suffices, its flag load issued at block entry (BarrierCheck).
 // eps travels as the bits of a float32 template argument (EPS_BITS).
 #pragma once
 
+#include "check_point.cuh"
 #include "numeric.cuh"
 
 namespace reef {
 
 // Normalises a row held as v[PER][V] (elements (i * NT + tid) * V + j, those < DIM valid) and
-// stores gamma * (v - mean) / sqrt(var + eps) + beta to `out`.
+// stores gamma * (v - mean) / sqrt(var + eps) + beta to `out`, unless `check` stops the block
+// first (false).
 template <typename T, int DIM, int V, int PER, int NT, int EPS_BITS>
-__device__ __forceinline__ void normalize_row(float (&v)[PER][V], const float* __restrict__ gamma,
+__device__ __forceinline__ bool normalize_row(float (&v)[PER][V], const float* __restrict__ gamma,
                                               const float* __restrict__ beta, T* __restrict__ out,
-                                              float* scratch) {
+                                              float* scratch, const BarrierCheck& check) {
   const int tid = threadIdx.x;
   float sum = 0.0f;
 #pragma unroll
@@ -38,6 +41,7 @@ __device__ __forceinline__ void normalize_row(float (&v)[PER][V], const float* _
   }
   const float variance = block_sum<NT>(squares, scratch) * (1.0f / DIM);
   const float inv_std = rsqrtf(variance + __int_as_float(EPS_BITS));
+  if (check.stop()) return false;
 #pragma unroll
   for (int i = 0; i < PER; ++i) {
     const int d = (i * NT + tid) * V;
@@ -49,6 +53,7 @@ __device__ __forceinline__ void normalize_row(float (&v)[PER][V], const float* _
     for (int j = 0; j < V; ++j) o[j] = fmaf((v[i][j] - mean) * inv_std, g[j], be[j]);
     store_vec<T, V>(out + d, o);
   }
+  return true;
 }
 
 // y[row] = layernorm(x[row] + res[row]); grid: x = rows. Shared memory: NT / warp size floats.
@@ -64,6 +69,8 @@ __device__ __forceinline__ bool layernorm_body(const Block& b, const T* __restri
                     OUT_OFF % V == 0 && (!HAS_RES || (RES_STRIDE % V == 0 && RES_OFF % V == 0)),
                 "row vectors must stay aligned");
   const int row = b.x, tid = threadIdx.x;
+  BarrierCheck check;
+  check.sample(b);
   float v[PER][V];
 #pragma unroll
   for (int i = 0; i < PER; ++i) {
@@ -77,10 +84,9 @@ __device__ __forceinline__ bool layernorm_body(const Block& b, const T* __restri
       for (int j = 0; j < V; ++j) v[i][j] += r[j];
     }
   }
-  normalize_row<T, DIM, V, PER, NT, EPS_BITS>(v, gamma, beta,
-                                              y + static_cast<size_t>(row) * OUT_STRIDE + OUT_OFF,
-                                              reinterpret_cast<float*>(dynamic_smem()));
-  return true;
+  return normalize_row<T, DIM, V, PER, NT, EPS_BITS>(
+      v, gamma, beta, y + static_cast<size_t>(row) * OUT_STRIDE + OUT_OFF,
+      reinterpret_cast<float*>(dynamic_smem()), check);
 }
 
 // BERT embeddings for token row = n * SEQ + s: word[ids[row]] + position[s] (+ token_type[0]),
@@ -99,6 +105,8 @@ __device__ __forceinline__ bool embedding_body(const Block& b, const int* __rest
   static_assert(DIM % V == 0 && OUT_STRIDE % V == 0 && OUT_OFF % V == 0,
                 "row vectors must stay aligned");
   const int row = b.x, tid = threadIdx.x;
+  BarrierCheck check;
+  check.sample(b);
   const int s = row % SEQ;
   const int id = min(max(ids[row], 0), VOCAB - 1);
   float v[PER][V];
@@ -117,10 +125,9 @@ __device__ __forceinline__ bool embedding_body(const Block& b, const int* __rest
       for (int j = 0; j < V; ++j) v[i][j] += p[j];
     }
   }
-  normalize_row<T, DIM, V, PER, NT, EPS_BITS>(v, gamma, beta,
-                                              y + static_cast<size_t>(row) * OUT_STRIDE + OUT_OFF,
-                                              reinterpret_cast<float*>(dynamic_smem()));
-  return true;
+  return normalize_row<T, DIM, V, PER, NT, EPS_BITS>(
+      v, gamma, beta, y + static_cast<size_t>(row) * OUT_STRIDE + OUT_OFF,
+      reinterpret_cast<float*>(dynamic_smem()), check);
 }
 
 }  // namespace reef

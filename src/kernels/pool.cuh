@@ -1,7 +1,9 @@
 // pool.cuh: max and average pooling, and global average pooling, NHWC, SIMT, portable.
-// Memory-bound and short per block: the entry check is their only check point.
+// Memory-bound and short per block: their one check point sits before their writes, its flag
+// load issued at block entry, ahead of their reads (BarrierCheck).
 #pragma once
 
+#include "check_point.cuh"
 #include "gemm_common.cuh"
 
 namespace reef {
@@ -16,28 +18,18 @@ __device__ __forceinline__ void pre_activate(float (&v)[CV], const float (&scale
   }
 }
 
-// Window pooling. G is a ConvGeom with CIN = COUT = C (dilation 1; the residual fields unused).
-// Thread per (output pixel, CV channels); grid: x = blocks of NT. Average pooling divides like
-// PyTorch: by the window clipped to the padded input (count_include_pad) or to the input.
-template <typename T, class G, bool IS_MAX, bool COUNT_PAD, bool HAS_PRE, int CV, int NT>
-__device__ __forceinline__ bool pool2d_body(const Block& b, const T* __restrict__ x,
+// The pooled CV channels from channel c of output pixel p, into acc.
+template <typename T, class G, bool IS_MAX, bool COUNT_PAD, bool HAS_PRE, int CV>
+__device__ __forceinline__ void pool_window(const T* __restrict__ x,
                                             const float* __restrict__ pre_scale,
-                                            const float* __restrict__ pre_shift,
-                                            T* __restrict__ y) {
-  constexpr int kGroups = G::COUT / CV;
-  static_assert(G::COUT % CV == 0 && G::IN_STRIDE % CV == 0 && G::IN_OFF % CV == 0 &&
-                    G::OUT_STRIDE % CV == 0 && G::OUT_OFF % CV == 0,
-                "channel vectors must stay aligned");
-  const int i = b.x * NT + threadIdx.x;
-  if (i >= G::M * kGroups) return true;
-  const int p = i / kGroups, c = (i % kGroups) * CV;
+                                            const float* __restrict__ pre_shift, int p, int c,
+                                            float (&acc)[CV]) {
   const PixelOrigin o = pixel_origin<G>(p);
   float scale[CV], shift[CV];  // read only with HAS_PRE
   if constexpr (HAS_PRE) {
     load_params<CV>(pre_scale + c, scale);
     load_params<CV>(pre_shift + c, shift);
   }
-  float acc[CV];
 #pragma unroll
   for (int j = 0; j < CV; ++j) acc[j] = IS_MAX ? -INFINITY : 0.0f;
   const int h_begin = max(o.ih0, 0), h_end = min(o.ih0 + G::KH, G::H);
@@ -63,7 +55,29 @@ __device__ __forceinline__ bool pool2d_body(const Block& b, const T* __restrict_
 #pragma unroll
     for (int j = 0; j < CV; ++j) acc[j] *= inv;
   }
-  store_vec<T, CV>(y + p * G::OUT_STRIDE + G::OUT_OFF + c, acc);
+}
+
+// Window pooling. G is a ConvGeom with CIN = COUT = C (dilation 1; the residual fields unused).
+// Thread per (output pixel, CV channels); grid: x = blocks of NT. Average pooling divides like
+// PyTorch: by the window clipped to the padded input (count_include_pad) or to the input.
+template <typename T, class G, bool IS_MAX, bool COUNT_PAD, bool HAS_PRE, int CV, int NT>
+__device__ __forceinline__ bool pool2d_body(const Block& b, const T* __restrict__ x,
+                                            const float* __restrict__ pre_scale,
+                                            const float* __restrict__ pre_shift,
+                                            T* __restrict__ y) {
+  constexpr int kGroups = G::COUT / CV;
+  static_assert(G::COUT % CV == 0 && G::IN_STRIDE % CV == 0 && G::IN_OFF % CV == 0 &&
+                    G::OUT_STRIDE % CV == 0 && G::OUT_OFF % CV == 0,
+                "channel vectors must stay aligned");
+  const int i = b.x * NT + threadIdx.x;
+  const bool active = i < G::M * kGroups;
+  BarrierCheck check;
+  check.sample(b);
+  const int p = i / kGroups, c = (i % kGroups) * CV;
+  float acc[CV];
+  if (active) pool_window<T, G, IS_MAX, COUNT_PAD, HAS_PRE, CV>(x, pre_scale, pre_shift, p, c, acc);
+  if (check.stop()) return false;
+  if (active) store_vec<T, CV>(y + p * G::OUT_STRIDE + G::OUT_OFF + c, acc);
   return true;
 }
 
@@ -83,6 +97,8 @@ __device__ __forceinline__ bool global_avgpool_body(const Block& b, const T* __r
   const int group = threadIdx.x % CG, row = threadIdx.x / CG;
   const int c = (b.x * CG + group) * CV;
   const bool active = c < C;
+  BarrierCheck check;
+  check.sample(b);
   float scale[CV], shift[CV];  // read only with HAS_PRE
   if (HAS_PRE && active) {
     load_params<CV>(pre_scale + c, scale);
@@ -104,12 +120,14 @@ __device__ __forceinline__ bool global_avgpool_body(const Block& b, const T* __r
   if constexpr (R > 1) {
 #pragma unroll
     for (int j = 0; j < CV; ++j) partial[row * CG * CV + group * CV + j] = acc[j];
-    __syncthreads();
+    if (check.sync()) return false;
     if (row != 0) return true;
     for (int r = 1; r < R; ++r) {
 #pragma unroll
       for (int j = 0; j < CV; ++j) acc[j] += partial[r * CG * CV + group * CV + j];
     }
+  } else {
+    if (check.stop()) return false;
   }
   if (!active) return true;
 #pragma unroll

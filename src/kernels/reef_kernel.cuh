@@ -10,10 +10,10 @@
 //
 //   REEF_BUILD_RAW  extern "C" __global__ void k(args...)          // the reference build
 //   REEF_BUILD_BE   extern "C" __global__ void k(const int* reef_flag, unsigned* reef_done, args...)
-//                   flag checked at every check point of the body, and at block entry for bodies
-//                   that write before their first check point (lazy eviction of queued kernels);
-//                   a block that finishes adds 1 to *reef_done, so the host can tell exactly which
-//                   kernels of a preempted task completed.
+//                   flag checked at every check point of the body (the first comes before the
+//                   body's first global write: lazy eviction of queued kernels); a block that
+//                   finishes adds 1 to *reef_done, so the host can tell exactly which kernels of a
+//                   preempted task completed.
 //   REEF_BUILD_DKP  __device__ bool k_dkp(const reef::Block&, const void* params), the body behind a
 //                   function pointer with a virtual block index, run by the profiler's proxy and
 //                   by other kernels' padding launches (`k_pad`, src/kernels/emit.ts).
@@ -27,7 +27,6 @@
 // Ablation switches, defined with REEF_BUILD_BE by evaluation/scripts/be_overhead.ts only: each
 // drops one part of the BE protocol so that its GPU time can be told apart from the rest's. A build
 // with any of them cannot be preempted correctly, and nothing else ever builds one.
-//   REEF_ABLATE_ENTRY  the entry check answers "run" with no flag load and no barrier
 //   REEF_ABLATE_POLL   check points answer "run" with no flag load (their barriers stay)
 //   REEF_ABLATE_DONE   finished blocks are not counted
 //
@@ -42,6 +41,8 @@
 //       if (b.stopped(it)) return false;
 //   No division and no extra barrier in the inner loop. A body may poll every 2^k trips (mask).
 //   check_point.cuh has two refinements of this pattern, FlagProbe and BarrierCheck.
+// - A check point before the first global write (the BE build has no entry check), and every
+//   thread of the block reaches each check point: no early return in front of one.
 // - Idempotent: a body never reads memory it writes.
 #pragma once
 
@@ -55,7 +56,7 @@
 #if (defined(REEF_BUILD_RAW) + defined(REEF_BUILD_BE) + defined(REEF_BUILD_DKP)) != 1
 #error "define exactly one of REEF_BUILD_RAW, REEF_BUILD_BE, REEF_BUILD_DKP"
 #endif
-#if (defined(REEF_ABLATE_ENTRY) || defined(REEF_ABLATE_POLL) || defined(REEF_ABLATE_DONE)) && \
+#if (defined(REEF_ABLATE_POLL) || defined(REEF_ABLATE_DONE)) && \
     !defined(REEF_BUILD_BE)
 #error "the REEF_ABLATE_* switches apply to the BE build only"
 #endif
@@ -160,33 +161,11 @@ __device__ __forceinline__ Block launch_block() {
 #endif
 
 #if defined(REEF_BUILD_BE)
-// The block context of a BE launch; false when the flag is already set at block entry (the
-// block exits without doing anything: lazy eviction of kernels queued on the device).
-// The entry answer has a slot of its own (stop[2]): the body's first check point may rewrite
-// stop[0] or stop[1] before a slow thread has read the entry answer, whatever trip it starts at.
-__device__ __forceinline__ bool enter_block(const int* flag, Block& b) {
-  __shared__ int stop[3];
-  b = Block{blockIdx.x, blockIdx.y, blockIdx.z, gridDim.x, gridDim.y, gridDim.z, flag, stop};
-#if defined(REEF_ABLATE_ENTRY)
-  return true;
-#else
-  if (first_thread()) {
-    stop[0] = stop[1] = stop[2] = load_flag(flag);
-#if defined(REEF_CHECK_TRACE)
-    trace_times()[0] = global_ns();
-    trace_times()[1] = 0;
-#endif
-  }
-  __syncthreads();
-  return stop[2] == 0;
-#endif
-}
-
-// The block context of a BE launch whose body reaches a check point before its first global
-// write (catalog.ts needsEntryCheck): no entry check, so no L2 round trip and no barrier in front
-// of the body's first loads. A block of a kernel queued behind a preemption leaves at that first
-// check point instead, having written nothing.
-__device__ __forceinline__ Block defer_entry(const int* flag) {
+// The block context of a BE launch. There is no check at block entry: every body reaches a check
+// point before its first global write, so a block of a kernel queued behind a preemption leaves
+// there, having written nothing (lazy eviction), with no L2 round trip and no barrier in front of
+// its first loads.
+__device__ __forceinline__ Block launch_block(const int* flag) {
   __shared__ int stop[2];
 #if defined(REEF_CHECK_TRACE)
   if (first_thread()) {

@@ -25,6 +25,7 @@ import {
   type HostBuffer,
   KernelParams,
   type Module,
+  PREEMPT_FLAG_BYTES,
   type Stream,
 } from "../gpu/mod.ts";
 import { LoadedModel, type ModelInstance, type Weights } from "../model/executor.ts";
@@ -160,7 +161,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     const { least, greatest } = this.device.streamPriorityRange();
     this.#least = least;
     this.#greatest = greatest;
-    this.#flag = this.device.alloc(4);
+    this.#flag = this.device.alloc(PREEMPT_FLAG_BYTES);
     this.#flag.fill(0);
     this.#control = this.device.createStream({ priority: greatest });
     this.#runtime = this.device.loadModule(Deno.readFileSync(runtimeImage));

@@ -3,6 +3,7 @@ import {
   GEMV_MAX_ROWS,
   instantiate,
   type KernelSpec,
+  mmaCheckEvery,
   type Target,
 } from "../../src/kernels/catalog.ts";
 import type { Conv2dOp, KernelOp, Precision } from "../../src/kernels/ops.ts";
@@ -53,6 +54,19 @@ Deno.test("every kernel fits the device: block, shared memory, grid limits, chec
       }
     }
   }
+});
+
+Deno.test("tensor-core blocks check every 8, 4 or 2 K-tiles, fewer checks for smaller tiles", () => {
+  assert.equal(mmaCheckEvery(32, 32, 64), 8);
+  assert.equal(mmaCheckEvery(32, 32, 32), 8);
+  assert.equal(mmaCheckEvery(64, 32, 64), 4);
+  assert.equal(mmaCheckEvery(64, 64, 32), 4);
+  assert.equal(mmaCheckEvery(64, 64, 64), 2);
+  assert.equal(mmaCheckEvery(128, 128, 64), 2);
+  // The generated body carries it as its last template argument.
+  const k = instantiate(linear("x", 33, 1112, 40, "relu"), "float16", "cuda").kernels[0];
+  assert.equal(k.path, "conv_mma");
+  assert.equal(tileArgs(k).at(-1), mmaCheckEvery(tileArgs(k)[0], tileArgs(k)[1], tileArgs(k)[2]));
 });
 
 Deno.test("GEMM grids tile the output exactly and every K split has work", () => {

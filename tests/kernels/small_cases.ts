@@ -106,6 +106,10 @@ export function smallCases(): CheckCase[] {
     ),
     // A larger GEMM that takes a wide tile.
     fp16("mma_wide", conv("f", { h: 32, w: 32, cin: 64, cout: 256, k: 1 })),
+    // Deep K without a split: 18 K-tiles with a K tail, over check groups of 8 trips (32 x 32
+    // tiles) and of 4 (64 x 32), the last group partial.
+    fp16("mma_deep_k_check8", linear("x1", 33, 1112, 40, "relu")),
+    fp16("mma_deep_k_check4", linear("x2", 16, 1112, 96, "relu")),
     // Linear layers on tensor cores: M = 9 rows (just over the GEMV bound), gelu.
     fp16("mma_linear_gelu", linear("g", 9, 128, 96, "gelu")),
     // SIMT in fp16: cin = 3 stem, and an unaligned input window with a residual.

@@ -92,12 +92,13 @@ bool run_case(const check::Case& c, const std::string& precision, uint64_t seed)
                         rt_bufs.at(expected.output.storage).bytes == raw_bytes;
 
   // BE, flag clear, then set.
-  int flag = 0;
+  alignas(16) int flag_bytes[4] = {};  // a flag allocation is 16 bytes (PipelineCheck copies 16)
+  int& flag = flag_bytes[0];
   auto run_be = [&](size_t i, unsigned& done) {
     const check::Launch& l = c.launches[i];
     std::vector<void*> args = pointers(l, bufs);
     done = 0;
-    if (!emu_run_be(l.kernel, &flag, &done, args.data(), dim3{l.grid[0], l.grid[1], l.grid[2]},
+    if (!emu_run_be(l.kernel, flag_bytes, &done, args.data(), dim3{l.grid[0], l.grid[1], l.grid[2]},
                     l.block, l.smem)) {
       emu::fatal("a kernel is missing from the BE build");
     }

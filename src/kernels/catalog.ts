@@ -180,7 +180,7 @@ const MMA_TILES = [
  */
 const MMA_CHECK_MACS = 8 * 32 * 32 * 64;
 
-/** Shared memory of conv_mma's flag slots: check_point.cuh's PipelineCheck::kSlotBytes. */
+/** Shared memory of conv_mma's two flag slots (check_point.cuh, PipelineCheck). */
 const MMA_FLAG_SLOT_BYTES = 32;
 
 /** K-tiles between two check points of a tensor-core block: 2, 4 or 8 (conv_mma's CHECK_EVERY). */

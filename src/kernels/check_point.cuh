@@ -106,12 +106,11 @@ struct BarrierCheck {
 // Measured, it is no faster than a register-held flag sampled two trips ahead (design G in
 // src/kernels/NOTES.md, session 7): what a check costs is its barrier reduction, vote and exit.
 struct PipelineCheck {
-  // Bytes of dynamic shared memory the body sets aside for the two slots (in every build, so that
-  // the three builds share one `shared_memory` size; the catalog adds them).
-  static constexpr int kSlotBytes = 32;
-
   int* slots;  // two 16-byte slots: ints 0 and 4
 
+  // `slot_memory`: 32 bytes of dynamic shared memory, 16-byte aligned, that the body sets aside in
+  // every build, so that the three builds share one `shared_memory` size (catalog.ts adds them:
+  // MMA_FLAG_SLOT_BYTES).
   __device__ __forceinline__ explicit PipelineCheck(void* slot_memory)
       : slots(static_cast<int*>(slot_memory)) {}
 

@@ -40,7 +40,8 @@
 //       __syncthreads();
 //       if (b.stopped(it)) return false;
 //   No division and no extra barrier in the inner loop. A body may poll every 2^k trips (mask).
-//   check_point.cuh has two refinements of this pattern, FlagProbe and BarrierCheck.
+//   check_point.cuh has three refinements of this pattern: FlagProbe, BarrierCheck and
+//   PipelineCheck.
 // - A check point before the first global write (the BE build has no entry check), and every
 //   thread of the block reaches each check point: no early return in front of one.
 // - Idempotent: a body never reads memory it writes.

@@ -52,12 +52,26 @@ struct FlagProbe {
   }
 };
 
+#if defined(REEF_BUILD_BE)
+// A barrier that tells every thread whether any thread passed true (__syncthreads_or; the check
+// points pass thread 0's flag value). A warp vote tells ptxas that the answer is the same in every
+// lane, so that a loop exiting on it keeps its uniform registers (HIP has no such distinction).
+// Every thread of the block calls it.
+__device__ __forceinline__ bool barrier_any(bool predicate) {
+  const bool any = __syncthreads_or(predicate) != 0;
+#if defined(__HIPCC__)
+  return any;
+#else
+  return __any_sync(0xffffffffu, any);
+#endif
+}
+#endif
+
 // The check point of a short body (pooling, split-K reduce, layer norm, embedding, add,
 // depthwise), CUDA and HIP: thread 0 samples the flag at block entry, ahead of the body's own
 // loads, and hands the value to one barrier before the body's first global write
 // (__syncthreads_or), so every thread has the answer as the barrier releases and no thread waits
-// at block entry. A warp vote tells ptxas that the answer is the same in every lane, as in
-// PipelineCheck. Measured in src/kernels/NOTES.md (session 7).
+// at block entry (barrier_any). Measured in src/kernels/NOTES.md (session 7).
 struct BarrierCheck {
   FlagProbe probe;  // thread 0's sampled value (never published to the shared slots)
 
@@ -80,12 +94,7 @@ struct BarrierCheck {
   // with no barrier before their first global write. Every thread of the block calls it.
   __device__ __forceinline__ bool stop() const {
 #if defined(REEF_BUILD_BE)
-    const bool any = __syncthreads_or(first_thread() && probe.value != 0) != 0;
-#if defined(__HIPCC__)
-    return any;
-#else
-    return __any_sync(0xffffffffu, any);
-#endif
+    return barrier_any(first_thread() && probe.value != 0);
 #else
     return false;
 #endif
@@ -97,9 +106,8 @@ struct BarrierCheck {
 // 0 copies it (16 bytes from the flag: reef's flag allocations are 16 bytes) into a shared slot
 // as part of a trip's copy group, STAGES - 1 trips before the check that reads it, when the
 // pipeline's own cp.async.wait_group has retired that group; at the check, thread 0 reads its
-// slot and hands the value to the barrier (__syncthreads_or), and a warp vote makes the answer
-// warp-uniform for ptxas. Two slots alternate between checks, so a copy never lands in the slot
-// that the next check reads.
+// slot and hands the value to the barrier (barrier_any). Two slots alternate between checks, so a
+// copy never lands in the slot that the next check reads.
 //
 // Why the pipeline: no flag load of thread 0's is outstanding for a later wait to stall on (the
 // premise was that the loop's cp.async.wait_group and the pre-activation's loads stalled on one).
@@ -139,8 +147,7 @@ struct PipelineCheck {
   // cp.async.wait_group that retires the group the value came with.
   __device__ __forceinline__ bool sync(int slot) const {
 #if defined(REEF_BUILD_BE)
-    const bool any = __syncthreads_or(first_thread() && slots[slot * 4] != 0) != 0;
-    return __any_sync(0xffffffffu, any);
+    return barrier_any(first_thread() && slots[slot * 4] != 0);
 #else
     (void)slot;
     __syncthreads();

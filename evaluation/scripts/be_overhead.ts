@@ -14,7 +14,7 @@
 import { isDeepStrictEqual, parseArgs } from "node:util";
 import { compileBeVariant } from "../../src/compiler/compile.ts";
 import { percentile } from "../../src/eval/metrics.ts";
-import { Device, PREEMPT_FLAG_BYTES } from "../../src/gpu/device.ts";
+import { Device } from "../../src/gpu/device.ts";
 import { GatedTimer } from "../../src/gpu/gated_timer.ts";
 import { LoadedModel, type ModelInstance } from "../../src/model/executor.ts";
 import { packagePaths, readPackage, type TensorSpec } from "../../src/model/package.ts";
@@ -46,8 +46,7 @@ const repeats = Number(values.repeats);
 const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 using device = Device.open(0);
-using flag = device.alloc(PREEMPT_FLAG_BYTES);
-flag.fill(0);
+using flag = device.allocPreemptFlag();
 using timer = new GatedTimer(device);
 const stream = timer.stream;
 

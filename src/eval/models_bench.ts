@@ -15,7 +15,7 @@
 
 import { compileModel, compileTraceBuild } from "../compiler/compile.ts";
 import { GatedTimer } from "../gpu/gated_timer.ts";
-import { Device, PREEMPT_FLAG_BYTES, type Stream } from "../gpu/mod.ts";
+import { Device, type Stream } from "../gpu/mod.ts";
 import { LoadedModel, type ModelInstance } from "../model/executor.ts";
 import { packagePaths, readPackage, type TensorSpec } from "../model/package.ts";
 import { packageWeights } from "../model/weights.ts";
@@ -416,8 +416,7 @@ export async function runModelsBench(options: ModelsBenchOptions): Promise<Model
   using device = Device.open(0);
   using timer = new GatedTimer(device);
   const { stream, control } = timer;
-  using flag = device.alloc(PREEMPT_FLAG_BYTES);
-  flag.fill(0);
+  using flag = device.allocPreemptFlag();
   const random = freshRandom();
   const inputs = new Map<string, Input>();
   for (const model of options.models) {

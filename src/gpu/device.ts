@@ -44,7 +44,7 @@ export type Platform = "cuda" | "hip";
  * Bytes of a preempt flag allocation for BE kernels. The flag is its first int; conv_mma's BE
  * build copies it into shared memory with a 16-byte cp.async, which reads all 16.
  */
-export const PREEMPT_FLAG_BYTES = 16;
+const PREEMPT_FLAG_BYTES = 16;
 
 function parseProperties(raw: Uint8Array<ArrayBuffer>): DeviceProperties {
   const view = new DataView(raw.buffer);
@@ -185,6 +185,13 @@ export class Device extends Handle {
       () => this.#children.delete(buffer),
     );
     return this.#children.add(buffer);
+  }
+
+  /** Allocates the preempt flag that BE kernels read, cleared (its first int is the flag). */
+  allocPreemptFlag(): Buffer {
+    const flag = this.alloc(PREEMPT_FLAG_BYTES);
+    flag.fill(0);
+    return flag;
   }
 
   /** Allocates pinned host memory; `mapped` also maps it into the device's address space. */

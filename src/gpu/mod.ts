@@ -3,7 +3,7 @@
  * @module
  */
 
-export { Device, type DeviceProperties, type Platform, PREEMPT_FLAG_BYTES } from "./device.ts";
+export { Device, type DeviceProperties, type Platform } from "./device.ts";
 export { ReefGpuError, statusName } from "./error.ts";
 export { GatedTimer } from "./gated_timer.ts";
 export {

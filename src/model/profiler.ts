@@ -13,7 +13,7 @@
  * @module
  */
 
-import { Device, PREEMPT_FLAG_BYTES } from "../gpu/mod.ts";
+import { Device } from "../gpu/mod.ts";
 import { GatedTimer } from "../gpu/gated_timer.ts";
 import { KernelParams } from "../gpu/params.ts";
 import { LoadedModel, type ModelInstance } from "./executor.ts";
@@ -42,8 +42,7 @@ export async function profileModel(
   const pkg = await readPackage(paths);
   using device = Device.open(0);
   const sms = device.properties.smCount;
-  using flag = device.alloc(PREEMPT_FLAG_BYTES);
-  flag.fill(0);
+  using flag = device.allocPreemptFlag();
   using timer = new GatedTimer(device);
   const stream = timer.stream;
   using model = await LoadedModel.load(device, paths, pkg, await packageWeights(paths, pkg), {

@@ -25,7 +25,6 @@ import {
   type HostBuffer,
   KernelParams,
   type Module,
-  PREEMPT_FLAG_BYTES,
   type Stream,
 } from "../gpu/mod.ts";
 import { LoadedModel, type ModelInstance, type Weights } from "../model/executor.ts";
@@ -161,8 +160,7 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     const { least, greatest } = this.device.streamPriorityRange();
     this.#least = least;
     this.#greatest = greatest;
-    this.#flag = this.device.alloc(PREEMPT_FLAG_BYTES);
-    this.#flag.fill(0);
+    this.#flag = this.device.allocPreemptFlag();
     this.#control = this.device.createStream({ priority: greatest });
     this.#runtime = this.device.loadModule(Deno.readFileSync(runtimeImage));
     this.#io = this.device.createStream({ priority: least });

@@ -3,7 +3,7 @@
 // than the kernel itself (timed alone with events), and for long convolutions well inside it.
 import assert from "node:assert/strict";
 import { compileModel, compileTraceBuild } from "../../src/compiler/compile.ts";
-import { Device, PREEMPT_FLAG_BYTES } from "../../src/gpu/mod.ts";
+import { Device } from "../../src/gpu/mod.ts";
 import { LoadedModel } from "../../src/model/executor.ts";
 import { readPackage } from "../../src/model/package.ts";
 import { packageWeights } from "../../src/model/weights.ts";
@@ -16,8 +16,7 @@ gpuTest("the trace build measures a check interval within each kernel's duration
     const traceBinary = await compileTraceBuild(paths);
     const pkg = await readPackage(paths);
     using device = Device.open(0);
-    using flag = device.alloc(PREEMPT_FLAG_BYTES);
-    flag.fill(0);
+    using flag = device.allocPreemptFlag();
     using stream = device.createStream();
     using model = await LoadedModel.load(device, paths, pkg, await packageWeights(paths, pkg), {
       traceBinary,

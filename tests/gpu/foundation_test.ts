@@ -222,3 +222,10 @@ gpuTest("closing the device closes everything made on it", () => {
   device.close();
   assert.equal(liveHandles(), before);
 });
+
+gpuTest("a preempt flag is 16 cleared bytes, as conv_mma's 16-byte flag copy reads", () => {
+  using device = Device.open(0);
+  using flag = device.allocPreemptFlag();
+  assert.equal(flag.size, 16);
+  assert.deepEqual(flag.read(), new Uint8Array(16));
+});

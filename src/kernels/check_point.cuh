@@ -105,14 +105,16 @@ struct BarrierCheck {
 // The check point of a cp.async pipeline (conv_mma, CUDA): the flag travels with the tiles. Thread
 // 0 copies it (16 bytes from the flag: reef's flag allocations are 16 bytes) into a shared slot
 // as part of a trip's copy group, STAGES - 1 trips before the check that reads it, when the
-// pipeline's own cp.async.wait_group has retired that group; at the check, thread 0 reads its
-// slot and hands the value to the barrier (barrier_any). Two slots alternate between checks, so a
-// copy never lands in the slot that the next check reads.
+// pipeline's own cp.async.wait_group has retired that group and the trip's barrier has made it
+// visible to every thread. Every thread then reads the slot (`raised`) and, once the trip's work
+// is issued, the block leaves on it (`stop`). Two slots alternate between checks, so a copy never
+// lands in a slot that a check still reads.
 //
-// Why the pipeline: no flag load of thread 0's is outstanding for a later wait to stall on (the
-// premise was that the loop's cp.async.wait_group and the pre-activation's loads stalled on one).
-// Measured, it is no faster than a register-held flag sampled two trips ahead (design G in
-// src/kernels/NOTES.md, session 7): what a check costs is its barrier reduction, vote and exit.
+// Why this shape: every trip keeps the plain barrier it has in the raw build, and nothing of the
+// check sits between the loop's cp.async.wait_group and that barrier. Session 7's check (thread 0
+// read the slot, then __syncthreads_or and a vote) put a shared load and a barrier reduction on
+// that path, in a loop whose blocks run 4 warps to an SM: the SASS of the raw and BE loops
+// differed in nothing else (src/kernels/NOTES.md, session 8).
 struct PipelineCheck {
   int* slots;  // two 16-byte slots: ints 0 and 4
 
@@ -142,16 +144,26 @@ struct PipelineCheck {
 #endif
   }
 
-  // The trip's barrier, with a check point in the BE build on the value in `slot`: true when the
-  // block must be abandoned, in every thread alike. Every thread of the block calls it, after the
-  // cp.async.wait_group that retires the group the value came with.
-  __device__ __forceinline__ bool sync(int slot) const {
+  // The value copied into `slot`, as every thread reads it after the barrier that follows the
+  // cp.async.wait_group retiring its group, and before the next barrier. Always false outside the
+  // BE build.
+  __device__ __forceinline__ bool raised(int slot) const {
 #if defined(REEF_BUILD_BE)
-    return barrier_any(first_thread() && slots[slot * 4] != 0);
+    return slots[slot * 4] != 0;
 #else
     (void)slot;
-    __syncthreads();
     return false;
+#endif
+  }
+
+  // Whether the block must be abandoned, given what every thread read with `raised`: the same
+  // answer in every thread. A warp vote tells ptxas that it is the same in every lane, so that the
+  // loop exiting on it keeps its uniform registers. Every thread of the block calls it.
+  __device__ __forceinline__ bool stop(bool raised) const {
+#if defined(REEF_BUILD_BE)
+    return __any_sync(0xffffffffu, raised);
+#else
+    return raised;
 #endif
   }
 };

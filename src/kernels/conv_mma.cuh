@@ -6,7 +6,7 @@
 // the fly) and B (the OHWI weights, K contiguous) are copied global -> shared with 16-byte
 // cp.async into a STAGES-deep ring, zero-filled where the input is padding or past K, and read
 // with ldmatrix from an XOR-swizzled layout (no bank conflicts). One __syncthreads per K-tile;
-// the BE check point sits on it every CHECK_EVERY K-tiles. Grid: x = M tiles, y = N tiles,
+// the BE check point follows it every CHECK_EVERY K-tiles. Grid: x = M tiles, y = N tiles,
 // z = K splits.
 //
 // Requirements the catalog enforces: CIN % 8 == 0 and the input view's stride and offset % 8
@@ -184,12 +184,19 @@ __device__ __forceinline__ bool conv_mma_body(
   }
   int read_stage = 0, write_stage = STAGES - 1;
   // Trips in groups of CHECK_EVERY, unrolled, so that each copy knows its place in the group: the
-  // first trip's barrier is the check point (PipelineCheck), the trip STAGES - 1 before the next
-  // group's check copies the flag for it, and the other barriers are plain, with no branch.
-  // CHECK_EVERY comes from the catalog (mmaCheckEvery): more trips per check for the small tiles,
-  // whose trips are shortest. A raised flag stops a block within CHECK_EVERY + STAGES - 1 trips.
+  // first trip is the check point (PipelineCheck), the trip STAGES - 1 before the next group's
+  // check copies the flag for it, and the others have no check code. Every trip's barrier is
+  // plain; the check trip reads its slot after the barrier and branches on it after its MMAs, so
+  // the slot's load, the vote and the branch wait behind the trip's work instead of holding up the
+  // barrier. CHECK_EVERY comes from the catalog (mmaCheckEvery): more trips per check for the
+  // small tiles, whose trips are shortest. A raised flag stops a block within CHECK_EVERY + STAGES
+  // trips.
   constexpr int kSampleTrip = (CHECK_EVERY - (STAGES - 1) % CHECK_EVERY) % CHECK_EVERY;
   constexpr int kSampleAhead = (kSampleTrip + STAGES - 1) / CHECK_EVERY;  // groups ahead
+  // Every thread reads a group's slot between its check trip's barrier and the next barrier; the
+  // copy that refills that slot is issued a group later, or later in the same group, never in the
+  // check trip itself.
+  static_assert(kSampleAhead == 1 || kSampleTrip > 0, "a flag copy would race the slot's readers");
   for (int t0 = 0, group = 0; t0 < kt_count; t0 += CHECK_EVERY, ++group) {
 #pragma unroll
     for (int i = 0; i < CHECK_EVERY; ++i) {
@@ -197,20 +204,18 @@ __device__ __forceinline__ bool conv_mma_body(
       if (i > 0 && t >= kt_count) break;
       mma::cp_async_wait<STAGES - 2>();
       if constexpr (HAS_PRE) pre_activate(read_stage, k_read);
-      // A stopping block leaves before this trip's copies and MMAs, having written nothing.
-      if (i == 0) {
-        if (check.sync(group & 1)) {
-          mma::cp_async_wait<0>();
-          return false;
-        }
-      } else {
-        __syncthreads();
-      }
+      __syncthreads();
+      const bool raised = i == 0 && check.raised(group & 1);
       // The stage refilled here was last read in trip t - 1, which every thread has finished.
       if (t + STAGES - 1 < kt_count) load_tile(write_stage, k_load);
       if (i == kSampleTrip) check.sample(b, (group + kSampleAhead) & 1);
       mma::cp_async_commit();
       compute_tile(read_stage);
+      // A stopping block leaves here: its copies and MMAs wrote shared memory and registers only.
+      if (i == 0 && check.stop(raised)) {
+        mma::cp_async_wait<0>();
+        return false;
+      }
       read_stage = read_stage + 1 == STAGES ? 0 : read_stage + 1;
       write_stage = write_stage + 1 == STAGES ? 0 : write_stage + 1;
       k_read += BK;

@@ -1,10 +1,10 @@
 /**
  * Where the BE build's GPU time goes (issue 8: the BE build within 2% of raw). For each model it
- * compiles ablated variants of the BE build (reef_kernel.cuh's `REEF_ABLATE_*` switches: no flag
- * load at check points, no finished-block count, and both), checks that each
- * gives the raw build's outputs, and times raw, BE and every variant: the whole inference (all
- * kernels queued behind a gate, rounds interleaved, median of the per-round ratios to raw) and each
- * kernel alone (median of repeats). What an ablation saves is the GPU time of the part it drops.
+ * compiles an ablated variant of the BE build (reef_kernel.cuh's `REEF_ABLATE_POLL`: no flag load
+ * at check points), checks that it gives the raw build's outputs, and times raw, BE and the
+ * variant: the whole inference (all kernels queued behind a gate, rounds interleaved, median of the
+ * per-round ratios to raw) and each kernel alone (median of repeats). What the ablation saves is
+ * the GPU time of the part it drops.
  *
  * Usage: deno run -A evaluation/scripts/be_overhead.ts <out.json> <model>... [--models resource]
  *        [--rounds 7] [--repeats 15]
@@ -24,8 +24,6 @@ import { packageWeights } from "../../src/model/weights.ts";
 const VARIANTS: Record<string, string[] | undefined> = {
   be: undefined,
   no_poll: ["REEF_ABLATE_POLL"],
-  no_done: ["REEF_ABLATE_DONE"],
-  none: ["REEF_ABLATE_POLL", "REEF_ABLATE_DONE"],
 };
 
 const { values, positionals } = parseArgs({
@@ -66,7 +64,7 @@ function randomInput(tensor: TensorSpec): Uint8Array<ArrayBuffer> {
 /** Runs one inference of `build` and returns its outputs. */
 function outputsOf(instance: ModelInstance, build: "raw" | "be", inputs: string[]): Uint8Array[] {
   const n = instance.model.kernels.length;
-  if (build === "be") instance.resetCounters(stream, 0, n);
+  if (build === "be") instance.resetStopMarks(stream, 0, n);
   instance.launch(stream, 0, n, build);
   stream.synchronizeSync();
   return inputs.map((name) => instance.download(stream, name));

@@ -235,7 +235,7 @@ function runOnce(
   const { instance } = loaded;
   const n = loaded.model.kernels.length;
   instance.upload(stream, loaded.input, input);
-  if (build === "be") instance.resetCounters(stream, 0, n);
+  if (build === "be") instance.resetStopMarks(stream, 0, n);
   launchAll(instance, stream, build);
   stream.synchronizeSync();
   return loaded.outputs.map((o) => instance.download(stream, o.storage));
@@ -263,7 +263,7 @@ async function measureCheckInterval(
   });
   using instance = model.createInstance(flag);
   const loaded: Loaded = { model, instance, input: pkg.inputs![0]!, outputs: pkg.outputs! };
-  // runOnce zeroes the counters (and slots) before the first run only, so the slots keep the
+  // runOnce zeroes the stop marks (and slots) before the first run only, so the slots keep the
   // longest stretch of all runs.
   const outputs = runOnce(loaded, stream, "be", input);
   if (!outputs.every((o, i) => equalBytes(o, expected[i]!))) {
@@ -294,23 +294,18 @@ function abortAndResume(
   const { instance } = loaded;
   const n = loaded.model.kernels.length;
   instance.upload(stream, loaded.input, input);
-  instance.resetCounters(stream, 0, n);
+  instance.resetStopMarks(stream, 0, n);
   instance.launch(stream, 0, n, "be");
   const until = performance.now() + delayUs / 1000;
   while (performance.now() < until) { /* let part of the inference run */ }
   control.writeU32(flag, 1);
   stream.synchronizeSync();
-  const counters = instance.readCounters(stream);
-  let restore = n;
-  for (let i = 0; i < n; i++) {
-    if (counters[i]! < loaded.model.kernels[i]!.blocks) {
-      restore = i;
-      break;
-    }
-  }
+  const marks = instance.readStopMarks(stream);
+  const stopped = marks.findIndex((mark) => mark !== 0);
+  const restore = stopped === -1 ? n : stopped;
   control.writeU32(flag, 0);
   control.synchronizeSync();
-  instance.resetCounters(stream, restore, n);
+  instance.resetStopMarks(stream, restore, n);
   instance.launch(stream, restore, n, "be");
   stream.synchronizeSync();
   return {

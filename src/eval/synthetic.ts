@@ -45,8 +45,8 @@ extern "C" __global__ void __launch_bounds__(${k.threads}) ${name}(const float* 
 }
 #elif defined(REEF_BUILD_BE)
 extern "C" __global__ void __launch_bounds__(${k.threads})
-${name}(const int* reef_flag, unsigned* reef_done, const float* in, float* out) {
-  if (${body}(reef::launch_block(reef_flag), in, out)) reef::block_done(reef_done);
+${name}(const int* reef_flag, unsigned* reef_mark, const float* in, float* out) {
+  reef::block_end(reef_mark, ${body}(reef::launch_block(reef_flag), in, out));
 }
 #endif`;
   });

@@ -3,9 +3,9 @@
  * kernel (reef_kernel.cuh):
  *
  * - `<m>.cu` (raw): `extern "C" __global__ void k(args...)`.
- * - `<m>.be.cu` (BE): `k(const int* reef_flag, unsigned* reef_done, args...)`: the flag is checked
- *   at the body's check points (and at block entry where the body has none before its first
- *   write), finished blocks are counted.
+ * - `<m>.be.cu` (BE): `k(const int* reef_flag, unsigned* reef_mark, args...)`: the flag is checked
+ *   at the body's check points (the first before the body's first global write), and a block that
+ *   stops at one sets the kernel's stop mark.
  * - `<m>.trans.cu` (DKP): `__device__ bool k_dkp(const reef::Block&, const void* params)` behind
  *   an `extern "C" __device__ reef::Body k_body` pointer; a proxy `reef_dkp_run(fn, params, gx,
  *   gy, gz)` that runs any body over a virtual grid; and per kernel `k_pad(args..., be, ...)`,
@@ -170,9 +170,9 @@ function beSource(functions: KernelFunction[]): string {
   for (const { name, spec } of functions) {
     parts.push(
       `extern "C" __global__ void ${launchBounds(spec)}\n` +
-        `${name}(const int* reef_flag, unsigned* reef_done, ${paramList(spec)}) {\n` +
+        `${name}(const int* reef_flag, unsigned* reef_mark, ${paramList(spec)}) {\n` +
         `  const reef::Block b = reef::launch_block(reef_flag);\n` +
-        `  if (${bodyCall(spec)}) reef::block_done(reef_done);\n` +
+        `  reef::block_end(reef_mark, ${bodyCall(spec)});\n` +
         `}\n`,
     );
   }

@@ -3,7 +3,7 @@
  *
  * A {@linkcode LoadedModel} holds the compiled modules and the weights (uploaded once, shared by
  * every instance: kernels only read them). A {@linkcode ModelInstance} owns its own activation
- * storage, one finished-block counter per kernel, and each kernel's packed arguments for the raw
+ * storage, one stop mark per kernel, and each kernel's packed arguments for the raw
  * and BE builds, so launching is one FFI call per kernel and two instances never share a buffer
  * that a kernel writes (REEF's rule: any kernel can be re-run).
  * @module
@@ -110,10 +110,10 @@ export class LoadedModel implements Disposable {
   /** `reef_dkp_run`, the proxy that runs a DKP body over a virtual grid. */
   readonly dkpProxy: Kernel | undefined;
   /**
-   * Bytes per kernel in an instance's counter buffer: 4, or 16 when the BE kernels are the
-   * check-interval trace build (the counter, padding, the longest stretch in ns).
+   * Bytes per kernel in an instance's stop-mark buffer: 4, or 16 when the BE kernels are the
+   * check-interval trace build (the mark, padding, the longest stretch in ns).
    */
-  readonly counterStride: number;
+  readonly markStride: number;
   #weights: Buffer | undefined;
   #weightAddress = new Map<string, Address>();
   #instances = new Set<ModelInstance>();
@@ -125,7 +125,7 @@ export class LoadedModel implements Disposable {
     modules: Module[],
     kernels: LoadedKernel[],
     dkpProxy: Kernel | undefined,
-    counterStride: number,
+    markStride: number,
   ) {
     this.device = device;
     this.name = name;
@@ -133,7 +133,7 @@ export class LoadedModel implements Disposable {
     this.#modules = modules;
     this.kernels = kernels;
     this.dkpProxy = dkpProxy;
-    this.counterStride = counterStride;
+    this.markStride = markStride;
   }
 
   /**
@@ -257,7 +257,7 @@ export class LoadedModel implements Disposable {
     return this.#weightAddress.get(name);
   }
 
-  /** A new instance: its own activations and counters; `flag` is the device's preempt flag. */
+  /** A new instance: its own activations and stop marks; `flag` is the device's preempt flag. */
   createInstance(flag: Address): ModelInstance {
     const instance: ModelInstance = new ModelInstance(
       this,
@@ -282,11 +282,11 @@ export class LoadedModel implements Disposable {
   }
 }
 
-/** One copy of a model's activations, with per-kernel finished-block counters. */
+/** One copy of a model's activations, with a stop mark per kernel. */
 export class ModelInstance implements Disposable {
   readonly model: LoadedModel;
   #arena: Buffer;
-  #counters: Buffer;
+  #marks: Buffer;
   /** Device address of each storage entry, by index (REEF's files may repeat names). */
   #addresses: Address[];
   #byName = new Map<string, number>();
@@ -312,8 +312,8 @@ export class ModelInstance implements Disposable {
       size = align(size + Math.max(storageBytes(entry), 1));
     });
     this.#arena = model.device.alloc(Math.max(size, ALIGN));
-    this.#counters = model.device.alloc(Math.max(model.kernels.length * model.counterStride, 4));
-    this.#counters.fill(0);
+    this.#marks = model.device.alloc(Math.max(model.kernels.length * model.markStride, 4));
+    this.#marks.fill(0);
     this.#addresses = storage.map((entry, index) => {
       const offset = offsets[index];
       return offset === undefined
@@ -323,7 +323,7 @@ export class ModelInstance implements Disposable {
     this.#rawParams = model.kernels.map((k) => this.#withArguments(new KernelParams(), k).bytes());
     this.#beParams = model.kernels.map((k, i) => {
       const params = new KernelParams().pointer(flag).pointer(
-        this.#counters.address + BigInt(model.counterStride * i),
+        this.#marks.address + BigInt(model.markStride * i),
       );
       return this.#withArguments(params, k).bytes();
     });
@@ -450,43 +450,44 @@ export class ModelInstance implements Disposable {
     }
   }
 
-  /** Enqueues the zeroing of finished-block counters [from, to) on `stream`. */
-  resetCounters(stream: Stream, from: number, to: number): void {
-    const stride = this.model.counterStride;
+  /** Enqueues the zeroing of the stop marks of kernels [from, to) on `stream`. */
+  resetStopMarks(stream: Stream, from: number, to: number): void {
+    const stride = this.model.markStride;
     if (to > from) {
-      stream.fill32(this.#counters.address + BigInt(stride * from), 0, (to - from) * stride / 4);
+      stream.fill32(this.#marks.address + BigInt(stride * from), 0, (to - from) * stride / 4);
     }
   }
 
   /**
-   * The finished-block counters, copied on `stream` (a non-blocking stream: a copy on the legacy
-   * default stream could wait behind a persistent kernel). Call when the streams are idle.
+   * The stop marks, 1 where a block of the kernel stopped at a check point, copied on `stream` (a
+   * non-blocking stream: a copy on the legacy default stream could wait behind a persistent
+   * kernel). Call when the streams are idle.
    */
-  readCounters(stream: Stream): Uint32Array {
-    const words = new Uint32Array(this.#readCounterBuffer(stream));
-    const step = this.model.counterStride / 4;
+  readStopMarks(stream: Stream): Uint32Array {
+    const words = new Uint32Array(this.#readMarkBuffer(stream));
+    const step = this.model.markStride / 4;
     return step === 1 ? words : words.filter((_, i) => i % step === 0);
   }
 
   /**
    * The check interval of each kernel, µs: the longest stretch any finished block ran without a
-   * flag check, since the counters were last zeroed. Only for an instance of a model loaded with
+   * flag check, since the marks were last zeroed. Only for an instance of a model loaded with
    * its check-interval trace build; call when the streams are idle.
    * @throws {Error} when the model was loaded without the trace build.
    */
   readCheckIntervalsUs(stream: Stream): number[] {
-    if (this.model.counterStride !== 16) {
+    if (this.model.markStride !== 16) {
       throw new Error(
         `Model "${this.model.name}" was loaded without its check-interval trace build`,
       );
     }
-    const slots = new BigUint64Array(this.#readCounterBuffer(stream));
+    const slots = new BigUint64Array(this.#readMarkBuffer(stream));
     return this.model.kernels.map((_, i) => Number(slots[2 * i + 1]!) / 1000);
   }
 
-  #readCounterBuffer(stream: Stream): ArrayBuffer {
-    const out = new Uint8Array(this.#counters.size);
-    stream.copyFromDevice(out, this.#counters.address);
+  #readMarkBuffer(stream: Stream): ArrayBuffer {
+    const out = new Uint8Array(this.#marks.size);
+    stream.copyFromDevice(out, this.#marks.address);
     stream.synchronizeSync();
     return out.buffer;
   }
@@ -508,11 +509,11 @@ export class ModelInstance implements Disposable {
     return out;
   }
 
-  /** Releases the activations and counters. */
+  /** Releases the activations and stop marks. */
   close(): void {
     if (this.#arena.closed) return;
     this.#arena.close();
-    this.#counters.close();
+    this.#marks.close();
     this.#dkpArgs?.close();
     this.#onClose();
   }

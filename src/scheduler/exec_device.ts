@@ -6,7 +6,7 @@
  *
  * Vocabulary:
  * - A *model* is a loaded model package: its kernels in launch order (see {@linkcode ModelInfo}).
- * - An *instance* is one copy of a model's storage plus one finished-block counter per kernel. Each
+ * - An *instance* is one copy of a model's storage plus one stop mark per kernel. Each
  *   queue that runs a model owns an instance, so tasks of different queues never share buffers.
  * - A *stream* is a device queue. RT work goes on a high-priority stream, BE work on low-priority
  *   streams, one per BE queue.
@@ -23,7 +23,7 @@ export type StreamPriority = "high" | "normal" | "low";
 
 /**
  * Which build of the kernels a launch uses: `raw` (no checks; RT work and non-preemptive modes) or
- * `be` (flag checked at block entry and at tile boundaries, finished blocks counted).
+ * `be` (flag checked at tile boundaries; a block that stops there sets its kernel's stop mark).
  */
 export type Build = "raw" | "be";
 
@@ -83,7 +83,7 @@ export interface ExecDevice {
   createStream(priority: StreamPriority): StreamId;
 
   /**
-   * Makes a new instance of a loaded model (its own storage and counters, and whatever uploads to
+   * Makes a new instance of a loaded model (its own storage and stop marks, and whatever uploads to
    * it need). It may take milliseconds and wait for the GPU: the policy calls it when it accepts a
    * task, never between launches.
    */
@@ -91,7 +91,7 @@ export interface ExecDevice {
 
   /**
    * Enqueues kernels [from, to) of an instance on a stream, in order. Launches never zero the
-   * counters: call {@linkcode ExecDevice.resetCounters} before relaunching kernels that ran.
+   * marks: call {@linkcode ExecDevice.resetStopMarks} before relaunching kernels that stopped.
    */
   launch(stream: StreamId, instance: InstanceId, from: number, to: number, build: Build): void;
 
@@ -113,12 +113,12 @@ export interface ExecDevice {
   /**
    * Enqueues RT kernel `kernel` of `instance` and the BE blocks `be` as one launch (dynamic kernel
    * padding): the RT kernel's work and those BE blocks are done when it completes, in the BE
-   * instance's storage. The two kernels must have the same block size. Counters are not touched.
+   * instance's storage. The two kernels must have the same block size. Stop marks are not touched.
    */
   launchPadded(stream: StreamId, instance: InstanceId, kernel: number, be: PaddingBlocks): void;
 
-  /** Enqueues, on the stream, the zeroing of the instance's finished-block counters [from, to). */
-  resetCounters(stream: StreamId, instance: InstanceId, from: number, to: number): void;
+  /** Enqueues, on the stream, the zeroing of the instance's stop marks of kernels [from, to). */
+  resetStopMarks(stream: StreamId, instance: InstanceId, from: number, to: number): void;
 
   /**
    * Kernels launched on the stream and not yet finished (running, queued on the device, or exiting
@@ -133,9 +133,10 @@ export interface ExecDevice {
   setPreemptFlag(value: 0 | 1): void;
 
   /**
-   * The restore point of an instance: the index of its first kernel in [from, to) whose
-   * finished-block counter is short of the kernel's block count (`to` if all finished). Valid only
-   * when the streams that ran the instance are idle.
+   * The restore point of an instance: the index of its first kernel in [from, to) with a stop
+   * mark (`to` if none stopped). [from, to) are kernels launched in the `be` build since their
+   * marks were zeroed; every launched kernel runs, if only to stop at its first check, so an
+   * unmarked one finished. Valid only when the streams that ran the instance are idle.
    */
   restorePoint(instance: InstanceId, from: number, to: number): number;
 

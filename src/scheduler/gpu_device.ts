@@ -11,7 +11,7 @@
  *   "preempted" and skip its work.
  * - Device-queue depth: every launch on a stream other than the highest-priority RT stream
  *   records an event after it, and `inFlight` counts the events not yet reached.
- * - Restore points come from the instance's finished-block counters, read once the streams idle.
+ * - Restore points come from the instance's stop marks, read once the streams idle.
  * - The watcher is a persistent kernel, and the driver waits for the GPU to idle inside some calls
  *   (module loads, frees): with the watcher running those would never return. So it starts only on
  *   {@linkcode GpuExecDevice.startWatcher}, and loading, instance creation and closing stop it
@@ -325,8 +325,8 @@ export class GpuExecDevice implements ExecDevice, Disposable {
     else state.launched++;
   }
 
-  resetCounters(stream: StreamId, instance: InstanceId, from: number, to: number): void {
-    this.instance(instance).resetCounters(this.#streams[stream]!.stream, from, to);
+  resetStopMarks(stream: StreamId, instance: InstanceId, from: number, to: number): void {
+    this.instance(instance).resetStopMarks(this.#streams[stream]!.stream, from, to);
   }
 
   inFlight(stream: StreamId): number {
@@ -358,10 +358,9 @@ export class GpuExecDevice implements ExecDevice, Disposable {
 
   restorePoint(instance: InstanceId, from: number, to: number): number {
     const target = this.instance(instance);
-    const counters = target.readCounters(this.#io);
-    const kernels = target.model.kernels;
+    const marks = target.readStopMarks(this.#io);
     for (let i = from; i < to; i++) {
-      if (counters[i]! < kernels[i]!.blocks) return i;
+      if (marks[i] !== 0) return i;
     }
     return to;
   }

@@ -46,8 +46,8 @@ export interface PolicyOptions {
 
 interface InstanceState {
   readonly id: InstanceId;
-  /** Whether a BE run left finished-block counters that must be zeroed before the next task. */
-  countersDirty: boolean;
+  /** Whether a BE run may have left stop marks that must be zeroed before the next task. */
+  marksDirty: boolean;
 }
 
 interface QueueState {
@@ -419,7 +419,7 @@ export class SchedulerPolicy {
       }
       if (this.#advanceHead(rtQueue)) progressed = true;
       // Padding restores preempted tasks as soon as they quiesced, but only once RT kernels are
-      // launched: reading the counters waits for a copy, which must not delay the RT launch.
+      // launched: reading the stop marks waits for a copy, which must not delay the RT launch.
       if (
         this.#padder !== undefined && current !== undefined && !current.restored &&
         !Number.isNaN(current.quiescedUs) && head.next > 0
@@ -471,13 +471,13 @@ export class SchedulerPolicy {
   #instanceFor(queue: QueueState, model: DeviceModel): InstanceState {
     let instance = queue.instances.get(model.info.id);
     if (instance === undefined) {
-      instance = { id: this.#device.createInstance(model.info.id), countersDirty: false };
+      instance = { id: this.#device.createInstance(model.info.id), marksDirty: false };
       queue.instances.set(model.info.id, instance);
     }
     return instance;
   }
 
-  /** Uploads the inputs (and zeroes stale counters) ahead of the first launch. */
+  /** Uploads the inputs (and zeroes stale stop marks) ahead of the first launch. */
   #start(task: TaskState): void {
     const device = this.#device;
     const queue = task.queue;
@@ -486,10 +486,10 @@ export class SchedulerPolicy {
       device.upload(queue.stream, instance.id, slot.storage, task.inputs.get(slot.name)!);
     }
     if (queue.build === "be") {
-      if (instance.countersDirty) {
-        device.resetCounters(queue.stream, instance.id, 0, task.model.info.kernels.length);
+      if (instance.marksDirty) {
+        device.resetStopMarks(queue.stream, instance.id, 0, task.model.info.kernels.length);
       }
-      instance.countersDirty = true;
+      instance.marksDirty = true;
     }
     task.startedUs = device.now();
   }
@@ -649,7 +649,7 @@ export class SchedulerPolicy {
       const from = points[i]!;
       preemption.restores.push({ task: task.id, from, launched: task.next });
       if (from < task.next) {
-        device.resetCounters(task.queue.stream, task.instance.id, from, task.next);
+        device.resetStopMarks(task.queue.stream, task.instance.id, from, task.next);
         this.#relaunched += task.next - from;
       }
       task.next = from;

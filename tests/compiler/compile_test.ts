@@ -65,7 +65,7 @@ Deno.test({
       // check-interval test and evaluation/scripts/be_overhead.ts, compile for every template.
       const variants = [
         ["REEF_CHECK_TRACE"],
-        ["REEF_ABLATE_POLL", "REEF_ABLATE_DONE"],
+        ["REEF_ABLATE_POLL"],
       ];
       for (const model of ["resnet18", "distilbert", "mobilenet_v2"]) {
         const paths = packagePaths(model, root);

@@ -20,7 +20,7 @@ Deno.test("the three builds define the same kernels under the same names", () =>
     assert.match(name, /^k\d+_[a-z]+$/);
     assert.equal(count(m.files.raw.text, `\n${name}(`), 1, name);
     assert.equal(
-      count(m.files.be.text, `\n${name}(const int* reef_flag, unsigned* reef_done, `),
+      count(m.files.be.text, `\n${name}(const int* reef_flag, unsigned* reef_mark, `),
       1,
     );
     assert.equal(count(m.files.dkp.text, `struct ${name}_params {`), 1);

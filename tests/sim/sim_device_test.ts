@@ -147,21 +147,26 @@ Deno.test("raw kernels ignore the flag", async () => {
   const [k0] = device.kernelTrace;
   assert.equal(k0!.completedBlocks, 4224);
   assert.equal(k0!.endUs, 407);
-  assert.equal(device.restorePoint(instance, 0, 1), 0, "raw runs count no finished blocks");
+  assert.equal(device.restorePoint(instance, 0, 1), 1, "raw kernels set no stop marks");
 });
 
-Deno.test("be runs count finished blocks; resetCounters zeroes them", async () => {
+Deno.test("be kernels that stop are marked, finished ones are not; resetStopMarks clears", async () => {
   const { device, models } = await deviceWithModels(["chain6"]);
   const chain = models.get("chain6")!;
   const stream = device.createStream("low");
   const instance = device.createInstance(chain.info.id);
   device.launch(stream, instance, 0, 6, "be");
   device.synchronize(stream);
-  assert.equal(device.restorePoint(instance, 0, 6), 6);
-  device.resetCounters(stream, instance, 2, 4);
+  assert.equal(device.restorePoint(instance, 0, 6), 6, "a whole run leaves no mark");
+  device.setPreemptFlag(1);
+  device.launch(stream, instance, 0, 6, "be");
   device.synchronize(stream);
-  assert.equal(device.restorePoint(instance, 0, 6), 2);
-  assert.equal(device.restorePoint(instance, 4, 6), 6);
+  device.setPreemptFlag(0);
+  assert.equal(device.restorePoint(instance, 0, 6), 0, "every block skipped");
+  device.resetStopMarks(stream, instance, 0, 4);
+  device.synchronize(stream);
+  assert.equal(device.restorePoint(instance, 0, 6), 4);
+  assert.equal(device.restorePoint(instance, 0, 4), 4);
 });
 
 Deno.test("outputs follow the data: inputs matter, and a skipped kernel corrupts them until re-run", async () => {
@@ -193,11 +198,11 @@ Deno.test("outputs follow the data: inputs matter, and a skipped kernel corrupts
   const from = device.restorePoint(instance, 0, 6);
   assert.equal(from, 1);
   // Restoring one kernel too late leaves kernel 1's output stale.
-  device.resetCounters(stream, instance, 2, 6);
+  device.resetStopMarks(stream, instance, 2, 6);
   device.launch(stream, instance, 2, 6, "be");
   device.synchronize(stream);
   assert.notDeepEqual(device.download(instance, "output"), a.output);
-  device.resetCounters(stream, instance, from, 6);
+  device.resetStopMarks(stream, instance, from, 6);
   device.launch(stream, instance, from, 6, "be");
   device.synchronize(stream);
   assert.deepEqual(device.download(instance, "output"), a.output);

@@ -40,12 +40,12 @@ export interface SimOptions {
   readonly downloadCallUs: number;
   /** Host-device copy bandwidth, bytes per µs. */
   readonly copyBytesPerUs: number;
-  /** Host time of enqueuing a counter reset. */
+  /** Host time of enqueuing a stop-mark reset. */
   readonly resetCallUs: number;
-  /** GPU time of a counter reset. */
+  /** GPU time of a stop-mark reset. */
   readonly resetGpuUs: number;
-  /** Host time of reading an instance's counters (a restore point). */
-  readonly counterReadUs: number;
+  /** Host time of reading an instance's stop marks (a restore point). */
+  readonly markReadUs: number;
   /** Seed of the jitter. */
   readonly seed: number;
   /** Each kernel run's block time is scaled by a uniform factor in [1 - jitter, 1 + jitter]. */
@@ -71,7 +71,7 @@ export const H100_LIKE: SimOptions = {
   copyBytesPerUs: 25_000,
   resetCallUs: 2,
   resetGpuUs: 1,
-  counterReadUs: 5,
+  markReadUs: 5,
   seed: 1,
   jitter: 0,
   trace: false,
@@ -108,7 +108,7 @@ const OptionsSchema = z.strictObject({
   copyBytesPerUs: z.number().positive({ error: "must be positive" }),
   resetCallUs: duration,
   resetGpuUs: duration,
-  counterReadUs: duration,
+  markReadUs: duration,
   seed: z.number().int({ error: "must be an integer" }),
   jitter: z.number().min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }),
   trace: z.boolean({ error: "must be a boolean" }),

@@ -106,8 +106,8 @@ interface SimModel {
 interface SimInstance {
   readonly id: InstanceId;
   readonly model: SimModel;
-  /** Finished-block counter per kernel (`be` build only, as on the GPU). */
-  readonly counters: Int32Array;
+  /** Stop mark per kernel: 1 once a block of its `be` build stopped or skipped, as on the GPU. */
+  readonly stopMarks: Uint8Array;
   /** Data digest per kernel: what its output buffers hold. */
   readonly values: Uint32Array;
   /** Blocks of each kernel done by padded launches since the kernel last ran whole. */
@@ -359,7 +359,7 @@ export class SimDevice implements ExecDevice, VirtualClock {
     return id;
   }
 
-  /** Creates an instance of a loaded model with zeroed counters. */
+  /** Creates an instance of a loaded model with zeroed stop marks. */
   createInstance(model: ModelId): InstanceId {
     const m = this.#models[model];
     if (m === undefined) {
@@ -370,7 +370,7 @@ export class SimDevice implements ExecDevice, VirtualClock {
     this.#instances.push({
       id,
       model: m,
-      counters: new Int32Array(n),
+      stopMarks: new Uint8Array(n),
       values: new Uint32Array(n),
       padded: new Int32Array(n),
       inputTags: new Map(),
@@ -449,11 +449,11 @@ export class SimDevice implements ExecDevice, VirtualClock {
     });
   }
 
-  /** Enqueues the zeroing of counters [from, to). */
-  resetCounters(stream: StreamId, instance: InstanceId, from: number, to: number): void {
-    const s = this.#stream(stream, "reset counters on");
-    const inst = this.#instance(instance, "reset counters");
-    this.#checkRange(inst, from, to, "reset counters");
+  /** Enqueues the zeroing of the stop marks of kernels [from, to). */
+  resetStopMarks(stream: StreamId, instance: InstanceId, from: number, to: number): void {
+    const s = this.#stream(stream, "reset stop marks on");
+    const inst = this.#instance(instance, "reset stop marks");
+    this.#checkRange(inst, from, to, "reset stop marks");
     this.#hostWork(this.options.resetCallUs);
     this.#enqueue(s, {
       kind: "reset",
@@ -494,14 +494,14 @@ export class SimDevice implements ExecDevice, VirtualClock {
     this.#dispatch();
   }
 
-  /** First kernel in [from, to) whose counter is short of its block count; `to` if none. */
+  /** First kernel in [from, to) with a stop mark; `to` if none. */
   restorePoint(instance: InstanceId, from: number, to: number): number {
     const inst = this.#instance(instance, "read the restore point of");
     this.#checkRange(inst, from, to, "read the restore point of");
     this.#checkQuiet(inst, "read the restore point of");
-    this.#hostWork(this.options.counterReadUs);
+    this.#hostWork(this.options.markReadUs);
     for (let k = from; k < to; k++) {
-      if (inst.counters[k]! < inst.model.kernels[k]!.info.blocks) return k;
+      if (inst.stopMarks[k] !== 0) return k;
     }
     return to;
   }
@@ -699,7 +699,7 @@ export class SimDevice implements ExecDevice, VirtualClock {
 
   #endOp(stream: SimStream): void {
     const op = stream.ops.peek()!;
-    if (op.kind === "reset") op.instance.counters.fill(0, op.from, op.to);
+    if (op.kind === "reset") op.instance.stopMarks.fill(0, op.from, op.to);
     else if (op.kind === "upload") op.instance.inputTags.set(op.storage, op.tag);
     this.#retireHead(stream);
   }
@@ -730,7 +730,6 @@ export class SimDevice implements ExecDevice, VirtualClock {
       kernel.stopped += group.total;
     } else {
       kernel.completed += group.total;
-      if (kernel.op.build === "be") kernel.op.instance.counters[kernel.op.index]! += group.total;
     }
     this.#dirty = true;
     this.#finishKernelIfDone(kernel);
@@ -742,7 +741,9 @@ export class SimDevice implements ExecDevice, VirtualClock {
     const { op, stream } = kernel;
     const inst = op.instance;
     const model = inst.model;
-    this.#writeOutputs(inst, op.index, kernel.completed === kernel.kernel.info.blocks);
+    const whole = kernel.completed === kernel.kernel.info.blocks;
+    this.#writeOutputs(inst, op.index, whole);
+    if (op.build === "be" && !whole) inst.stopMarks[op.index] = 1;
     inst.padded[op.index] = 0;
     if (op.pad) this.#finishPadding(op.pad);
     if (this.options.trace) {

@@ -8,8 +8,8 @@
 // 1. raw build vs the float64 CPU reference: relative L2 error (< 1e-2 fp16, < 1e-5 fp32), every
 //    element of the output window written (outputs are poisoned with NaN first), nothing written
 //    outside the window;
-// 2. BE build, flag clear: bit-identical to raw, each launch counts exactly its blocks;
-// 3. BE build, flag set: writes nothing, counts no block;
+// 2. BE build, flag clear: bit-identical to raw, no launch sets its stop mark;
+// 3. BE build, flag set: writes nothing, every launch sets its stop mark;
 // 4. DKP build through reef_dkp_run (half as many proxy blocks as virtual blocks): bit-identical;
 // 5. timing with events, median of --reps runs: raw warm (inputs in L2), raw cold (L2 flushed by a
 //    256 MB memset before each run), BE and DKP warm.
@@ -78,14 +78,14 @@ double median(std::vector<double> v) {
 struct DeviceCase {
   std::map<std::string, void*> ptr;
   void* flag = nullptr;         // int
-  unsigned* done = nullptr;     // one counter per launch
+  unsigned* marks = nullptr;    // one stop mark per launch
   std::vector<void*> params;    // DKP params per launch (device arrays of pointers)
 
   ~DeviceCase() {
     for (auto& [name, p] : ptr) cudaFree(p);
     for (void* p : params) cudaFree(p);
     cudaFree(flag);
-    cudaFree(done);
+    cudaFree(marks);
   }
 };
 
@@ -130,7 +130,7 @@ class Checker {
                        cudaMemcpyHostToDevice));
     }
     CHECK(cudaMalloc(&dev.flag, sizeof(int)));
-    CHECK(cudaMalloc(&dev.done, sizeof(unsigned) * c.launches.size()));
+    CHECK(cudaMalloc(&dev.marks, sizeof(unsigned) * c.launches.size()));
 
     size_t max_smem = 0;
     std::vector<cudaKernel_t> raw, be;
@@ -170,7 +170,7 @@ class Checker {
     CHECK(cudaStreamSynchronize(stream_));
     download(c, dev, host);
     const bool be_same = host.at(out_name).bytes == raw_bytes;
-    const bool counted = counters_equal(c, dev, true);
+    const bool unmarked = marks_equal(c, dev, 0);
 
     // 3. BE, flag set.
     poison(c, dev);
@@ -178,7 +178,7 @@ class Checker {
     launch_be(c, be, dev);
     CHECK(cudaStreamSynchronize(stream_));
     download(c, dev, host);
-    const bool flag_ok = check::all_poison(host.at(out_name)) && counters_equal(c, dev, false);
+    const bool flag_ok = check::all_poison(host.at(out_name)) && marks_equal(c, dev, 1);
     set_flag(dev, 0);
 
     // 4. DKP.
@@ -189,7 +189,7 @@ class Checker {
     const bool dkp_same = host.at(out_name).bytes == raw_bytes;
 
     const bool ok =
-        cmp.ok(check::tolerance(mod.precision)) && be_same && counted && flag_ok && dkp_same;
+        cmp.ok(check::tolerance(mod.precision)) && be_same && unmarked && flag_ok && dkp_same;
     std::printf("%s %-28s [%s %s", ok ? "PASS" : "FAIL", c.name.c_str(),
                 mod.precision == "float16" ? "f16" : "f32", c.kind.c_str());
     for (size_t i = 0; i < c.launches.size(); ++i) {
@@ -203,9 +203,9 @@ class Checker {
                   l.path.c_str(), l.grid[0], l.grid[1], l.grid[2], l.block, l.smem, attr.numRegs,
                   attr.localSizeBytes, per_sm);
     }
-    std::printf("] relL2=%.2e unwritten=%zu outside=%zu be=%s counted=%s flag-set=%s dkp=%s",
+    std::printf("] relL2=%.2e unwritten=%zu outside=%zu be=%s unmarked=%s flag-set=%s dkp=%s",
                 cmp.rel_l2, cmp.bad_window, cmp.bad_outside, be_same ? "ok" : "DIFFERS",
-                counted ? "ok" : "WRONG", flag_ok ? "ok" : "WROTE", dkp_same ? "ok" : "DIFFERS");
+                unmarked ? "ok" : "MARKED", flag_ok ? "ok" : "WRONG", dkp_same ? "ok" : "DIFFERS");
     if (opt_.timing) {
       const double warm = time_us(c, [&] { launch_raw(c, raw, dev); }, false);
       const double cold = time_us(c, [&] { launch_raw(c, raw, dev); }, true);
@@ -241,13 +241,13 @@ class Checker {
   }
 
   void launch_be(const check::Case& c, const std::vector<cudaKernel_t>& k, DeviceCase& dev) {
-    CHECK(cudaMemsetAsync(dev.done, 0, sizeof(unsigned) * c.launches.size(), stream_));
+    CHECK(cudaMemsetAsync(dev.marks, 0, sizeof(unsigned) * c.launches.size(), stream_));
     for (size_t i = 0; i < c.launches.size(); ++i) {
       const check::Launch& l = c.launches[i];
       std::vector<void*> pointers = args_of(l, dev);
       void* flag = dev.flag;
-      void* done = dev.done + i;
-      std::vector<void*> args = {&flag, &done};
+      void* mark = dev.marks + i;
+      std::vector<void*> args = {&flag, &mark};
       for (void*& p : pointers) args.push_back(&p);
       CHECK(cudaLaunchKernel(reinterpret_cast<const void*>(k[i]), grid_of(l), dim3(l.block),
                              args.data(), l.smem, stream_));
@@ -291,13 +291,13 @@ class Checker {
     }
   }
 
-  // Whether each launch counted all its blocks (or, with `full` false, none).
-  bool counters_equal(const check::Case& c, DeviceCase& dev, bool full) {
-    std::vector<unsigned> done(c.launches.size());
-    CHECK(cudaMemcpy(done.data(), dev.done, sizeof(unsigned) * done.size(),
+  // Whether every launch's stop mark is `expected`.
+  bool marks_equal(const check::Case& c, DeviceCase& dev, unsigned expected) {
+    std::vector<unsigned> marks(c.launches.size());
+    CHECK(cudaMemcpy(marks.data(), dev.marks, sizeof(unsigned) * marks.size(),
                      cudaMemcpyDeviceToHost));
-    for (size_t i = 0; i < done.size(); ++i) {
-      if (done[i] != (full ? c.launches[i].blocks() : 0u)) return false;
+    for (unsigned mark : marks) {
+      if (mark != expected) return false;
     }
     return true;
   }

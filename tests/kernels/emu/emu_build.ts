@@ -84,14 +84,14 @@ function beEntry(model: EmittedModel): string {
     `#include "${model.files.be.fileName}"`,
     `#include <string>`,
     ``,
-    `bool emu_run_be(const std::string& name, const int* flag, unsigned* done, void* const* a,`,
+    `bool emu_run_be(const std::string& name, const int* flag, unsigned* mark, void* const* a,`,
     `                dim3 grid, unsigned threads, size_t shared) {`,
   );
   for (const { name, spec } of model.functions) {
     const args = spec.params.map((p, i) => `, static_cast<${p.ctype}>(a[${i}])`).join("");
     lines.push(
       `  if (name == "${name}") {`,
-      `    emu::launch(grid, threads, shared, [&] { ${name}(flag, done${args}); });`,
+      `    emu::launch(grid, threads, shared, [&] { ${name}(flag, mark${args}); });`,
       `    return true;`,
       `  }`,
     );

@@ -1,7 +1,7 @@
 // check_point.cuh: check points whose flag load overlaps the body's work: FlagProbe (the answer
-// through a shared slot, like Block::poll), BarrierCheck (the answer through a barrier, for short
-// bodies with one check point) and PipelineCheck (the flag carried by a cp.async pipeline, for
-// loops whose trips are shorter than a flag load: conv_mma).
+// through a shared slot, like Block::poll), EntryCheck (for short bodies with one check point: the
+// answer on a barrier they have, or per warp) and PipelineCheck (the flag carried by a cp.async
+// pipeline, for loops whose trips are shorter than a flag load: conv_mma).
 //
 // reef::Block::poll loads the flag and stores it to shared memory in one step, so thread 0 waits
 // for the load (an L2 round trip) right before the barrier, and the whole block waits with it.
@@ -53,8 +53,8 @@ struct FlagProbe {
 };
 
 #if defined(REEF_BUILD_BE)
-// A barrier that tells every thread whether any thread passed true (__syncthreads_or; the check
-// points pass thread 0's flag value). A warp vote tells ptxas that the answer is the same in every
+// A barrier that tells every thread whether any thread passed true (__syncthreads_or; EntryCheck
+// passes each warp's sampled flag). A warp vote tells ptxas that the answer is the same in every
 // lane, so that a loop exiting on it keeps its uniform registers (HIP has no such distinction).
 // Every thread of the block calls it.
 __device__ __forceinline__ bool barrier_any(bool predicate) {
@@ -62,39 +62,55 @@ __device__ __forceinline__ bool barrier_any(bool predicate) {
 #if defined(__HIPCC__)
   return any;
 #else
-  return __any_sync(0xffffffffu, any);
+  return warp_any(any);
 #endif
 }
 #endif
 
 // The check point of a short body (pooling, split-K reduce, layer norm, embedding, add,
-// depthwise), CUDA and HIP: thread 0 samples the flag at block entry, ahead of the body's own
-// loads, and hands the value to one barrier before the body's first global write
-// (__syncthreads_or), so every thread has the answer as the barrier releases and no thread waits
-// at block entry (barrier_any). Measured in src/kernels/NOTES.md (session 7).
-struct BarrierCheck {
-  FlagProbe probe;  // thread 0's sampled value (never published to the shared slots)
+// depthwise), CUDA and HIP. Lane 0 of every warp loads the flag at block entry, ahead of the
+// body's own loads, and one check before the body's first global write answers on it:
+// - `sync`, on a barrier the body has anyway: the answer of the whole block (__syncthreads_or);
+// - `stop`, for a body with no barrier before its writes and none after: each warp's own answer
+//   (a warp vote), with no barrier. Some warps of a block may write their share while others
+//   stop; the kernel's stop mark (block_end) then sends it back whole on restore, and a kernel
+//   queued behind a preemption still writes nothing, since the flag was raised before it began.
+// Session 7's `stop` was a barrier of its own, which held every warp of a 3-5 µs kernel until the
+// slowest had loaded (split-K reduce 6-13%, src/kernels/NOTES.md).
+struct EntryCheck {
+  int value;  // lane 0's sampled flag, in every warp
 
-  // Issues the flag load (thread 0) that the next check hands in. This is the block's check: the
-  // trace build closes its stretch here.
-  __device__ __forceinline__ void sample(const Block& b) { probe.sample(b); }
+  __device__ __forceinline__ EntryCheck() : value(0) {}
+
+  // Issues the flag load (lane 0 of each warp) that the check hands in. This is the block's
+  // check: the trace build closes its stretch here (thread 0).
+  __device__ __forceinline__ void sample(const Block& b) {
+#if defined(REEF_BUILD_BE)
+    if (lane_zero()) value = poll_flag(b.flag);
+#if defined(REEF_CHECK_TRACE)
+    if (first_thread()) trace_check();
+#endif
+#else
+    (void)b;
+#endif
+  }
 
   // A barrier the body has in every build, with a check point in the BE build: true when the block
   // must be abandoned, in every thread alike. Every thread of the block calls it.
   __device__ __forceinline__ bool sync() const {
 #if defined(REEF_BUILD_BE)
-    return stop();
+    return barrier_any(lane_zero() && value != 0);
 #else
     __syncthreads();
     return false;
 #endif
   }
 
-  // A check point with a barrier of its own in the BE build, and nothing in the others: for bodies
-  // with no barrier before their first global write. Every thread of the block calls it.
+  // A check point with no barrier, in the BE build only: true when the calling warp must leave,
+  // in every lane of the warp alike. Every thread of the warp calls it; no barrier may follow it.
   __device__ __forceinline__ bool stop() const {
 #if defined(REEF_BUILD_BE)
-    return barrier_any(first_thread() && probe.value != 0);
+    return warp_any(lane_zero() && value != 0);
 #else
     return false;
 #endif

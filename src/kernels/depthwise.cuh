@@ -36,7 +36,7 @@ __device__ __forceinline__ bool depthwise_body(const Block& b, const T* __restri
   float* taps = reinterpret_cast<float*>(dynamic_smem());  // [TAPS][CTILE]
   const int tid = threadIdx.x;
   const int c0 = b.y * CTILE, p0 = b.x * PTILE;
-  BarrierCheck check;
+  EntryCheck check;
   check.sample(b);
   for (int i = tid; i < TAPS * CTILE; i += NT) {
     const int local = i / TAPS, tap = i % TAPS;  // i follows the OHWI layout: coalesced reads

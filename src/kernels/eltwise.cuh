@@ -1,6 +1,6 @@
 // eltwise.cuh: element-wise y = act(a + b) over two channel windows of the same shape. SIMT,
 // portable, memory-bound; thread per CV-channel vector, grid: x = blocks of NT. Its one check
-// point sits before its writes (BarrierCheck).
+// point sits before its writes (EntryCheck).
 #pragma once
 
 #include "check_point.cuh"
@@ -18,7 +18,7 @@ __device__ __forceinline__ bool add_body(const Block& b, const T* __restrict__ a
                 "channel vectors must stay aligned");
   const int i = b.x * NT + threadIdx.x;
   const bool active = i < PIXELS * kGroups;
-  BarrierCheck check;
+  EntryCheck check;
   check.sample(b);
   const int p = i / kGroups, c = (i % kGroups) * CV;
   float va[CV], vb[CV];

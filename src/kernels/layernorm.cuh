@@ -4,7 +4,7 @@
 // One block per row: each thread holds PER vectors of V elements of the row in registers, the
 // mean and then the variance of (x - mean) are block sums (two passes over registers: no
 // cancellation), and the row is written once. Rows are a few KB: one check point before the
-// writes suffices, its flag load issued at block entry (BarrierCheck).
+// writes suffices, its flag load issued at block entry (EntryCheck).
 // eps travels as the bits of a float32 template argument (EPS_BITS).
 #pragma once
 
@@ -19,7 +19,7 @@ namespace reef {
 template <typename T, int DIM, int V, int PER, int NT, int EPS_BITS>
 __device__ __forceinline__ bool normalize_row(float (&v)[PER][V], const float* __restrict__ gamma,
                                               const float* __restrict__ beta, T* __restrict__ out,
-                                              float* scratch, const BarrierCheck& check) {
+                                              float* scratch, const EntryCheck& check) {
   const int tid = threadIdx.x;
   float sum = 0.0f;
 #pragma unroll
@@ -69,7 +69,7 @@ __device__ __forceinline__ bool layernorm_body(const Block& b, const T* __restri
                     OUT_OFF % V == 0 && (!HAS_RES || (RES_STRIDE % V == 0 && RES_OFF % V == 0)),
                 "row vectors must stay aligned");
   const int row = b.x, tid = threadIdx.x;
-  BarrierCheck check;
+  EntryCheck check;
   check.sample(b);
   float v[PER][V];
 #pragma unroll
@@ -105,7 +105,7 @@ __device__ __forceinline__ bool embedding_body(const Block& b, const int* __rest
   static_assert(DIM % V == 0 && OUT_STRIDE % V == 0 && OUT_OFF % V == 0,
                 "row vectors must stay aligned");
   const int row = b.x, tid = threadIdx.x;
-  BarrierCheck check;
+  EntryCheck check;
   check.sample(b);
   const int s = row % SEQ;
   const int id = min(max(ids[row], 0), VOCAB - 1);

@@ -1,6 +1,6 @@
 // pool.cuh: max and average pooling, and global average pooling, NHWC, SIMT, portable.
 // Memory-bound and short per block: their one check point sits before their writes, its flag
-// load issued at block entry, ahead of their reads (BarrierCheck).
+// load issued at block entry, ahead of their reads (EntryCheck).
 #pragma once
 
 #include "check_point.cuh"
@@ -71,7 +71,7 @@ __device__ __forceinline__ bool pool2d_body(const Block& b, const T* __restrict_
                 "channel vectors must stay aligned");
   const int i = b.x * NT + threadIdx.x;
   const bool active = i < G::M * kGroups;
-  BarrierCheck check;
+  EntryCheck check;
   check.sample(b);
   const int p = i / kGroups, c = (i % kGroups) * CV;
   float acc[CV];
@@ -97,7 +97,7 @@ __device__ __forceinline__ bool global_avgpool_body(const Block& b, const T* __r
   const int group = threadIdx.x % CG, row = threadIdx.x / CG;
   const int c = (b.x * CG + group) * CV;
   const bool active = c < C;
-  BarrierCheck check;
+  EntryCheck check;
   check.sample(b);
   float scale[CV], shift[CV];  // read only with HAS_PRE
   if (HAS_PRE && active) {

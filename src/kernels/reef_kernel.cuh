@@ -5,7 +5,8 @@
 //   template <...> __device__ bool conv_body(const reef::Block& b, <pointer args>...);
 //
 // It returns true when it has done all of the block's work and false when it stopped at a check
-// point because the preempt flag was set. A generated model source includes this header after
+// point because the preempt flag was set: in every thread of the block alike, or, after
+// EntryCheck::stop, in every thread of a warp alike (check_point.cuh). A generated model source includes this header after
 // defining exactly one of the build macros, and wraps each body:
 //
 //   REEF_BUILD_RAW  extern "C" __global__ void k(args...)          // the reference build
@@ -39,7 +40,7 @@
 //       __syncthreads();
 //       if (b.stopped(it)) return false;
 //   No division and no extra barrier in the inner loop. A body may poll every 2^k trips (mask).
-//   check_point.cuh has three refinements of this pattern: FlagProbe, BarrierCheck and
+//   check_point.cuh has three refinements of this pattern: FlagProbe, EntryCheck and
 //   PipelineCheck.
 // - A check point before the first global write (the BE build has no entry check), and every
 //   thread of the block reaches each check point: no early return in front of one.
@@ -87,6 +88,24 @@ __device__ __forceinline__ int poll_flag(const int* flag) {
 }
 
 __device__ __forceinline__ bool first_thread() { return threadIdx.x == 0; }
+
+// Lane 0 of the calling warp (a wavefront of 64 on AMD).
+__device__ __forceinline__ bool lane_zero() {
+#if defined(__HIPCC__)
+  return threadIdx.x % warpSize == 0;
+#else
+  return (threadIdx.x & 31u) == 0;
+#endif
+}
+
+// Whether any lane of the calling warp passed true; every lane of the warp calls it.
+__device__ __forceinline__ bool warp_any(bool predicate) {
+#if defined(__HIPCC__)
+  return __any(predicate) != 0;
+#else
+  return __any_sync(0xffffffffu, predicate) != 0;
+#endif
+}
 
 #if defined(REEF_CHECK_TRACE)
 // The block's last check time and longest stretch so far, ns; thread 0's (one per block: a
@@ -180,16 +199,15 @@ __device__ __forceinline__ Block launch_block(const int* flag) {
 // 7 counted finished blocks instead, an atomicAdd per block on one address per kernel; building
 // without it saved up to 0.8% of a model and up to 4% of a short kernel (be_overhead.ts). The host
 // reads the marks only once the stream is idle, so no fence is needed.
+// Every thread calls it with its body's answer, which may differ between warps (EntryCheck::stop).
 __device__ __forceinline__ void block_end(unsigned* mark, bool finished) {
-  if (first_thread()) {
-    if (!finished) *mark = 1u;
+  if (!finished && lane_zero()) *mark = 1u;
 #if defined(REEF_CHECK_TRACE)
-    if (finished) {
-      trace_check();
-      atomicMax(reinterpret_cast<unsigned long long*>(mark) + 1, trace_times()[1]);
-    }
-#endif
+  if (finished && first_thread()) {
+    trace_check();
+    atomicMax(reinterpret_cast<unsigned long long*>(mark) + 1, trace_times()[1]);
   }
+#endif
 }
 #endif
 

@@ -2,7 +2,7 @@
 // partial sums to a workspace [SPLIT][M][COUT] (plain stores, no atomics, so both launches stay
 // idempotent); this one adds the slices in a fixed order, then bias, residual and activation,
 // and stores the output view. Thread per V consecutive output channels; grid: x = blocks of NT.
-// Its one check point sits before its writes (BarrierCheck).
+// Its one check point sits before its writes (EntryCheck).
 #pragma once
 
 #include "check_point.cuh"
@@ -19,7 +19,7 @@ __device__ __forceinline__ bool splitk_reduce_body(const Block& b, const float* 
   static_assert(G::COUT % V == 0, "output channels must be whole vectors");
   const int i = b.x * NT + threadIdx.x;
   const bool active = i < G::M * kVectorsPerRow;
-  BarrierCheck check;
+  EntryCheck check;
   check.sample(b);
   const int m = i / kVectorsPerRow, n = (i % kVectorsPerRow) * V;
   float sum[V];

@@ -107,11 +107,13 @@ bool run_case(const check::Case& c, const std::string& precision, uint64_t seed)
   };
   poison_outputs(bufs);
   bool unmarked = true;
-  std::vector<unsigned long> barriers(c.launches.size());
+  std::vector<unsigned long> barriers(c.launches.size()), collectives(c.launches.size());
   for (size_t i = 0; i < c.launches.size(); ++i) {
-    const unsigned long before = emu::barriers_completed();
+    const unsigned long barriers_before = emu::completed(emu::Sync::barrier);
+    const unsigned long collectives_before = emu::completed(emu::Sync::collective);
     unmarked = unmarked && run_be(i) == 0;
-    barriers[i] = emu::barriers_completed() - before;
+    barriers[i] = emu::completed(emu::Sync::barrier) - barriers_before;
+    collectives[i] = emu::completed(emu::Sync::collective) - collectives_before;
   }
   const bool be_same = bufs.at(expected.output.storage).bytes == raw_bytes;
   poison_outputs(bufs);
@@ -120,16 +122,25 @@ bool run_case(const check::Case& c, const std::string& precision, uint64_t seed)
   for (size_t i = 0; i < c.launches.size(); ++i) flagged = flagged && run_be(i) == 1;
   flagged = flagged && check::all_poison(bufs.at(expected.output.storage));
 
-  // BE abort inside launch i (the flag rises at its 2nd barrier: inside the first block's main
-  // loop where it has one; at its middle barrier; and one later), then restore from launch i.
+  // BE abort inside launch i, then restore from launch i. The flag rises at its 2nd barrier
+  // (inside the first block's main loop where it has one), at its middle barrier and one later;
+  // and at its first warp collective, so that in a body whose warps check on their own (no
+  // barrier: EntryCheck::stop) the first warp goes on while the others stop.
   bool restored = true;
   for (size_t i = 0; i < c.launches.size(); ++i) {
-    for (unsigned long at : {2ul, barriers[i] / 2, barriers[i] / 2 + 1}) {
-      if (at == 0 || at > barriers[i]) continue;
+    const std::pair<emu::Sync, unsigned long> triggers[] = {
+        {emu::Sync::barrier, 2ul},
+        {emu::Sync::barrier, barriers[i] / 2},
+        {emu::Sync::barrier, barriers[i] / 2 + 1},
+        {emu::Sync::collective, 1ul},
+    };
+    for (const auto& [kind, at] : triggers) {
+      const unsigned long count = kind == emu::Sync::barrier ? barriers[i] : collectives[i];
+      if (at == 0 || at > count) continue;
       poison_outputs(bufs);
       flag = 0;
       for (size_t j = 0; j < i; ++j) run_be(j);
-      emu::set_flag_after(&flag, at);
+      emu::set_flag_after(&flag, at, kind);
       run_be(i);
       emu::set_flag_after(nullptr, 0);
       flag = 0;

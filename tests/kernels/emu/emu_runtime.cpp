@@ -47,8 +47,18 @@ unsigned current = 0, block_threads = 0;
 unsigned barrier_arrived = 0, barrier_generation = 0;
 bool barrier_or_pending = false, barrier_or_result = false;
 bool progress = false;
-unsigned long completed_barriers = 0, flag_at = 0;
+unsigned long completed_syncs[2] = {0, 0};  // by Sync
+Sync flag_kind = Sync::barrier;
+unsigned long flag_at = 0;
 int* flag_to_set = nullptr;
+
+// Counts a completed barrier or warp collective, and raises the armed flag on its count.
+void complete(Sync kind) {
+  if (++completed_syncs[static_cast<int>(kind)] == flag_at && kind == flag_kind &&
+      flag_to_set != nullptr) {
+    *flag_to_set = 1;
+  }
+}
 const std::function<void()>* body = nullptr;
 
 // Back to the scheduler; returns when this fiber is resumed.
@@ -117,12 +127,13 @@ unsigned char* shared_base() { return shared_memory; }
 
 unsigned thread_id() { return current; }
 
-void set_flag_after(int* flag, unsigned long barriers) {
+void set_flag_after(int* flag, unsigned long count, Sync kind) {
   flag_to_set = flag;
-  flag_at = flag != nullptr ? completed_barriers + barriers : 0;
+  flag_kind = kind;
+  flag_at = flag != nullptr ? completed(kind) + count : 0;
 }
 
-unsigned long barriers_completed() { return completed_barriers; }
+unsigned long completed(Sync kind) { return completed_syncs[static_cast<int>(kind)]; }
 
 ThreadAsync& thread_async() { return fibers[current].async; }
 
@@ -153,7 +164,7 @@ bool syncthreads_or(bool predicate) {
     barrier_or_result = barrier_or_pending;
     barrier_or_pending = false;
     ++barrier_generation;
-    if (++completed_barriers == flag_at && flag_to_set != nullptr) *flag_to_set = 1;
+    complete(Sync::barrier);
     return barrier_or_result;
   }
   yield();
@@ -184,6 +195,7 @@ void warp_collective(int op, const void* in, size_t in_bytes, void* out, size_t 
     compute(w.exchange);
     w.arrived = 0;
     ++w.generation;
+    complete(Sync::collective);
   } else {
     yield();
     while (w.generation == generation) yield();

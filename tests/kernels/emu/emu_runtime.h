@@ -78,12 +78,16 @@ void warp_collective(int op, const void* in, size_t in_bytes, void* out, size_t 
 float shfl_xor(float v, int mask);
 bool any_sync(unsigned mask, bool predicate);
 
-// Makes the barrier that completes `barriers` barriers from now (counted over the next launches,
-// every block) set *flag = 1, as the host would while a BE kernel runs; 0 disarms it.
-void set_flag_after(int* flag, unsigned long barriers);
+// What set_flag_after counts: barriers, or warp collectives (for bodies with no barrier).
+enum class Sync { barrier, collective };
 
-// Barriers completed since the program started (to size a set_flag_after).
-unsigned long barriers_completed();
+// Makes the `count`th barrier (or warp collective) completed from now, counted over the next
+// launches and every block, set *flag = 1, as the host would while a BE kernel runs; a null flag
+// disarms it.
+void set_flag_after(int* flag, unsigned long count, Sync kind = Sync::barrier);
+
+// Barriers (or warp collectives) completed since the program started (to size a set_flag_after).
+unsigned long completed(Sync kind);
 
 // Per-fiber scratch for emulating asynchronous copies (see mma_ptx.cuh).
 struct AsyncCopy {

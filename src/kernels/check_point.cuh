@@ -177,7 +177,7 @@ struct PipelineCheck {
   // loop exiting on it keeps its uniform registers. Every thread of the block calls it.
   __device__ __forceinline__ bool stop(bool raised) const {
 #if defined(REEF_BUILD_BE)
-    return __any_sync(0xffffffffu, raised);
+    return warp_any(raised);
 #else
     return raised;
 #endif

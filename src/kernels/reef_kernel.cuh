@@ -6,8 +6,8 @@
 //
 // It returns true when it has done all of the block's work and false when it stopped at a check
 // point because the preempt flag was set: in every thread of the block alike, or, after
-// EntryCheck::stop, in every thread of a warp alike (check_point.cuh). A generated model source includes this header after
-// defining exactly one of the build macros, and wraps each body:
+// EntryCheck::stop, in every thread of a warp alike (check_point.cuh). A generated model source
+// includes this header after defining exactly one of the build macros, and wraps each body:
 //
 //   REEF_BUILD_RAW  extern "C" __global__ void k(args...)          // the reference build
 //   REEF_BUILD_BE   extern "C" __global__ void k(const int* reef_flag, unsigned* reef_mark, args...)
@@ -43,7 +43,8 @@
 //   check_point.cuh has three refinements of this pattern: FlagProbe, EntryCheck and
 //   PipelineCheck.
 // - A check point before the first global write (the BE build has no entry check), and every
-//   thread of the block reaches each check point: no early return in front of one.
+//   thread of the block (of the warp, for EntryCheck::stop) reaches each check point: no early
+//   return in front of one.
 // - Idempotent: a body never reads memory it writes.
 #pragma once
 

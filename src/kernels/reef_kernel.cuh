@@ -13,8 +13,8 @@
 //   REEF_BUILD_BE   extern "C" __global__ void k(const int* reef_flag, unsigned* reef_mark, args...)
 //                   flag checked at every check point of the body (the first comes before the
 //                   body's first global write: lazy eviction of queued kernels); a block that
-//                   stops at one sets *reef_mark to 1, so the host can tell exactly which kernels of
-//                   a preempted task completed: those it launched whose mark is still 0.
+//                   stops at one sets *reef_mark to 1, so the host can tell exactly which
+//                   kernels of a preempted task completed: those it launched whose mark is 0.
 //   REEF_BUILD_DKP  __device__ bool k_dkp(const reef::Block&, const void* params), the body behind a
 //                   function pointer with a virtual block index, run by the profiler's proxy and
 //                   by other kernels' padding launches (`k_pad`, src/kernels/emit.ts).

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildBundle, writeBundle } from "../gpu/kernels/bundle.ts";
-import { gpuCases } from "../gpu/kernels/cases.ts";
+import { GPU_CASES_PER_MODULE, gpuCases } from "../gpu/kernels/cases.ts";
 import { toolAvailable } from "../support/tools.ts";
 
 const checker = fileURLToPath(new URL("../gpu/kernels/kernel_check.cu", import.meta.url));
@@ -14,7 +14,8 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "reef_check_" });
     try {
       const cases = gpuCases();
-      await writeBundle(buildBundle(cases), dir);
+      const bundle = buildBundle(cases, { casesPerModule: GPU_CASES_PER_MODULE });
+      await writeBundle(bundle, dir);
       const exe = join(dir, "kernel_check");
       const build = await new Deno.Command("nvcc", {
         args: ["-O2", "-std=c++17", "-o", exe, checker],
@@ -29,7 +30,10 @@ Deno.test({
       }).output();
       const text = new TextDecoder().decode(list.stdout);
       assert.ok(list.success, new TextDecoder().decode(list.stderr));
-      assert.ok(text.includes(`${cases.length} cases in 2 modules`), text.slice(-200));
+      assert.ok(
+        text.includes(`${cases.length} cases in ${bundle.models.length} modules`),
+        text.slice(-200),
+      );
       for (const c of cases) {
         assert.ok(text.includes(`\n${c.name} `) || text.startsWith(`${c.name} `));
       }

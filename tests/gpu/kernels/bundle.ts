@@ -34,9 +34,21 @@ export interface CheckBundle {
   models: EmittedModel[];
 }
 
-/** Module name of a precision's kernels in the bundle. */
-export function moduleName(precision: Precision): string {
-  return precision === "float16" ? "check_f16" : "check_f32";
+/** Options of {@linkcode buildBundle}. */
+export interface BundleOptions {
+  /**
+   * Most cases per module (default: one module per precision). Smaller modules let nvcc compile
+   * them in parallel: ptxas time on a DKP build grows faster than its kernel count, and one
+   * float16 DKP module of every GPU case took over 10 minutes.
+   */
+  casesPerModule?: number;
+  /** Extension of the compiled binaries the manifest names (default `cubin`). */
+  binaryExtension?: string;
+}
+
+/** Module name of a precision's `part`-th group of kernels in the bundle. */
+export function moduleName(precision: Precision, part: number): string {
+  return `${precision === "float16" ? "check_f16" : "check_f32"}_${part}`;
 }
 
 const STORAGE_FIELDS = new Set([
@@ -174,11 +186,12 @@ export function opStorages(op: KernelOp, precision: Precision): CaseStorage[] {
   return [...byName.values()];
 }
 
-/**
- * Emits one model per precision for the cases, and the manifest.
- * @param binaryExtension Extension of the compiled binaries the manifest names (`cubin`).
- */
-export function buildBundle(cases: readonly CheckCase[], binaryExtension = "cubin"): CheckBundle {
+/** Emits one model per precision (or per part of one, see `casesPerModule`) and the manifest. */
+export function buildBundle(cases: readonly CheckCase[], options: BundleOptions = {}): CheckBundle {
+  const { casesPerModule = Infinity, binaryExtension = "cubin" } = options;
+  if (!(casesPerModule >= 1)) {
+    throw new Error(`casesPerModule must be at least 1, not ${casesPerModule}`);
+  }
   const files = new Map<string, string>();
   const models: EmittedModel[] = [];
   const lines = ["reef-kernel-check 1"];
@@ -188,10 +201,16 @@ export function buildBundle(cases: readonly CheckCase[], binaryExtension = "cubi
     }
     return { ...c, index: i, op: prefixStorages(c.op, `c${i}_`) };
   });
-  for (const precision of ["float16", "float32"] as const) {
-    const group = prepared.filter((c) => c.precision === precision);
-    if (group.length === 0) continue;
-    const module = moduleName(precision);
+  const groups = (["float16", "float32"] as const).flatMap((precision) => {
+    const all = prepared.filter((c) => c.precision === precision);
+    const size = Math.min(casesPerModule, all.length);
+    return Array.from({ length: size === 0 ? 0 : Math.ceil(all.length / size) }, (_, part) => ({
+      precision,
+      module: moduleName(precision, part),
+      group: all.slice(part * size, (part + 1) * size),
+    }));
+  });
+  for (const { precision, module, group } of groups) {
     const model = emitModel(module, group.map((c) => c.op), { precision });
     models.push(model);
     for (const file of [model.files.raw, model.files.be, model.files.dkp]) {

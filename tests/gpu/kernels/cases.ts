@@ -246,6 +246,9 @@ const FP32_SUBSET = new Set([
   "r50_maxpool",
 ]);
 
+/** Cases per module of the GPU bundle: 13 modules, whose 39 sources nvcc compiles in parallel. */
+export const GPU_CASES_PER_MODULE = 8;
+
 /** Every GPU case: model layers in fp16, the fp32 subset, then the small cases. */
 export function gpuCases(): CheckCase[] {
   const layers = modelLayers();

@@ -17,24 +17,34 @@ if [[ ! -f $dir/manifest.txt || -n ${REGENERATE:-} ]]; then
   deno run --no-lock -A "$here/generate.ts" "$dir"
 fi
 
-pids=()
-for src in "$dir"/check_f*.cu; do
+# One nvcc per source, at most one per core: the bundle has dozens of sources, each a few GB of
+# memory at its peak.
+compile() { # compile <source>
   "$nvcc" -cubin -gencode=arch=compute_90,code=sm_90 -O3 -std=c++17 -lineinfo \
-    -I "$root/src/kernels" -Xptxas -v "$src" -o "${src%.cu}.cubin" 2>"${src%.cu}.ptxas.txt" &
-  pids+=($!)
-done
-"$nvcc" -O2 -std=c++17 -o "$dir/kernel_check" "$here/kernel_check.cu" &
-pids+=($!)
+    -I "$root/src/kernels" -Xptxas -v "$1" -o "${1%.cu}.cubin" 2>"${1%.cu}.ptxas.txt"
+}
+jobs_max=$(nproc)
 status=0
-for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+sources=0
+start=$SECONDS
+"$nvcc" -O2 -std=c++17 -o "$dir/kernel_check" "$here/kernel_check.cu" &
+# Largest first (the DKP builds), so that the longest compilations do not start last.
+for src in $(ls -S "$dir"/check_f*.cu); do
+  while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || status=1; done
+  compile "$src" &
+  sources=$((sources + 1))
+done
+while (($(jobs -rp | wc -l) > 0)); do wait -n || status=1; done
 if [[ $status -ne 0 ]]; then
   echo "run.sh: a compilation failed; see $dir/*.ptxas.txt" >&2
   exit 1
 fi
+echo "run.sh: compiled $sources sources in $((SECONDS - start)) s, $jobs_max at a time" >&2
 # Device bodies of the DKP build report their ABI register saves as spills: not listed.
-if grep -H "bytes spill stores" "$dir"/check_f16.ptxas.txt "$dir"/check_f16.be.ptxas.txt \
-  "$dir"/check_f32.ptxas.txt "$dir"/check_f32.be.ptxas.txt 2>/dev/null |
-  grep -v " 0 bytes spill stores" >&2; then
-  echo "run.sh: the kernels above spill registers" >&2
-fi
+for report in "$dir"/check_f*.ptxas.txt; do
+  [[ $report == *.trans.ptxas.txt ]] && continue
+  if grep -H "bytes spill stores" "$report" | grep -v " 0 bytes spill stores" >&2; then
+    echo "run.sh: the kernels above spill registers" >&2
+  fi
+done
 exec "$dir/kernel_check" "$dir/manifest.txt" "$@"

@@ -74,10 +74,14 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// A preempt flag's allocation, as src/gpu/device.ts makes it: conv_mma's PipelineCheck copies all 16
+// bytes into shared memory with one cp.async.
+constexpr size_t kFlagBytes = 16;
+
 // Device copies of a case's storages.
 struct DeviceCase {
   std::map<std::string, void*> ptr;
-  void* flag = nullptr;         // int
+  void* flag = nullptr;         // int, in a 16-byte allocation (kFlagBytes)
   unsigned* marks = nullptr;    // one stop mark per launch
   std::vector<void*> params;    // DKP params per launch (device arrays of pointers)
 
@@ -129,7 +133,8 @@ class Checker {
       CHECK(cudaMemcpy(dev.ptr[s.name], host.at(s.name).bytes.data(), s.bytes(),
                        cudaMemcpyHostToDevice));
     }
-    CHECK(cudaMalloc(&dev.flag, sizeof(int)));
+    CHECK(cudaMalloc(&dev.flag, kFlagBytes));
+    CHECK(cudaMemset(dev.flag, 0, kFlagBytes));
     CHECK(cudaMalloc(&dev.marks, sizeof(unsigned) * c.launches.size()));
 
     size_t max_smem = 0;
@@ -391,6 +396,8 @@ int main(int argc, char** argv) {
     std::printf("%zu cases in %zu modules\n", manifest.cases.size(), manifest.modules.size());
     return manifest.cases.empty() ? 1 : 0;
   }
+  // One line per case as it ends, also into a pipe: a hang then shows where it is.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CHECK(cudaSetDevice(0));
   cudaDeviceProp prop;
   CHECK(cudaGetDeviceProperties(&prop, 0));

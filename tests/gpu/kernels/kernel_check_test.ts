@@ -18,15 +18,21 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "reef_kernel_check_" });
     try {
-      const out = await new Deno.Command("bash", {
+      // Passed through as it comes (compiler reports, one line per case), so that a run cut off by
+      // a time limit still shows how far it got.
+      const child = new Deno.Command("bash", {
         args: [script, dir, "--reps", "20"],
         env: { REGENERATE: "1" },
         stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout);
-      console.log(text);
-      assert.ok(out.success, text + new TextDecoder().decode(out.stderr));
+        stderr: "inherit",
+      }).spawn();
+      const decoder = new TextDecoder();
+      let text = "";
+      for await (const chunk of child.stdout) {
+        for (let n = 0; n < chunk.length;) n += Deno.stdout.writeSync(chunk.subarray(n));
+        text += decoder.decode(chunk, { stream: true });
+      }
+      assert.ok((await child.status).success, text);
       assert.match(text, /kernel_check: \d+ passed, 0 failed/);
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -17,8 +17,8 @@ if [[ ! -f $dir/manifest.txt || -n ${REGENERATE:-} ]]; then
   deno run --no-lock -A "$here/generate.ts" "$dir"
 fi
 
-# One nvcc per source, at most one per core: the bundle has dozens of sources, each a few GB of
-# memory at its peak.
+# One nvcc per source, at most one per core: the bundle has dozens of sources (39 for the GPU
+# cases), and all at once would swamp a small machine.
 compile() { # compile <source>
   "$nvcc" -cubin -gencode=arch=compute_90,code=sm_90 -O3 -std=c++17 -lineinfo \
     -I "$root/src/kernels" -Xptxas -v "$1" -o "${1%.cu}.cubin" 2>"${1%.cu}.ptxas.txt"

@@ -246,10 +246,13 @@ export const benchCommand: Command = {
   help: `Usage: reef bench <benchmark> [options]
 
 Benchmarks:
-  A, B, C, D, E, REAL  A DISB workload under every mode: runs/, disb.json, a table on stdout
-  <file>.json          A workload file, the same way
+  A, B, C, D, E, REAL  A DISB workload under every mode: runs/, disb-<workload>.json, a table on
+                       stdout
+  <file>.json          A workload file, the same way (disb-<file name>.json)
   1a ... 17a           A figure (and the figures drawn from the same runs): fig<N>/ (CSV, PDF,
-                       PNG), runs/, and the summary files the runs feed
+                       PNG), runs/, and the summary files the runs feed, named for the figure
+                       (preemption-13a.json): only disb, preemption, rt-latency, dkp and all
+                       write the full summaries
   disb                 DISB A-E and REAL, every mode: disb.json, figures 10a, 10b, 11a, 17a
   preemption           The four preemption sweeps: preemption.json, figures 12a, 13a, 13b, 14a
   rt-latency           Each DISB model as RT beside a BE model, every mode: rt-latency.json

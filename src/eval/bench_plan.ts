@@ -6,6 +6,7 @@
  * @module
  */
 
+import { basename } from "node:path";
 import { type BenchModelSpec, benchModelSpec } from "./bench_models.ts";
 import {
   type ExperimentId,
@@ -109,6 +110,19 @@ const GROUP_TARGETS: Record<string, readonly ExperimentId[]> = {
 function figureId(target: string): FigureId | undefined {
   const id = target.replace(/^fig/i, "").toLowerCase();
   return FIGURE_IDS.find((f) => f === id);
+}
+
+/**
+ * The summary file a target writes for a report kind: `<kind>.json` when the target runs the whole
+ * group (the group itself or `all`); otherwise the target's name is added (`preemption-13a.json`,
+ * `disb-A.json`), so that a figure or one workload never overwrites the full summary with a part.
+ */
+export function reportFileName(kind: ReportKind, target: string): string {
+  if (target === "all" || target === kind) return `${kind}.json`;
+  const name = figureId(target) ??
+    BUILTIN_WORKLOADS.find((w) => w.toLowerCase() === target.toLowerCase()) ??
+    basename(target).replace(/\.json$/, "");
+  return `${kind}-${name.replace(/[^A-Za-z0-9._-]/g, "_")}.json`;
 }
 
 /**

@@ -21,7 +21,13 @@ import {
   writeGpuBenchModel,
   writeSimBenchModel,
 } from "./bench_models.ts";
-import { type BenchPlan, REPORT_GROUPS, type ReportKind, type SessionRun } from "./bench_plan.ts";
+import {
+  type BenchPlan,
+  REPORT_GROUPS,
+  reportFileName,
+  type ReportKind,
+  type SessionRun,
+} from "./bench_plan.ts";
 import { type FigureId, figureSpec } from "./figure_catalog.ts";
 import {
   buildFigureTable,
@@ -488,7 +494,7 @@ async function runPlan(
   };
   const reports: string[] = [];
   for (const kind of plan.reports) {
-    const path = join(options.outDir, `${kind}.json`);
+    const path = join(options.outDir, reportFileName(kind, plan.target));
     const runs = results(REPORT_GROUPS[kind]);
     const report = kind === "dkp"
       ? dkpReport(header, runs, await modelsBenchRows(options.outDir))

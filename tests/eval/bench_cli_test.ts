@@ -45,7 +45,7 @@ Deno.test("reef bench A runs every mode on the simulated device, labelled simula
       assert.match(csv[1]!, /^client,model,priority,submitted_us,/);
       assert.ok(csv.length > 20, `${mode}: ${csv.length} lines`);
     }
-    const disb = await readJson(join(out, "disb.json"));
+    const disb = await readJson(join(out, "disb-A.json"));
     assert.equal(disb.device, "simulated H100-like GPU");
     assert.equal(disb.simulated, true);
     assert.deepEqual(disb.rows.map((r: { mode: string }) => r.mode), modes);
@@ -72,7 +72,7 @@ Deno.test("reef bench --resume reuses the runs an earlier session left in <out>/
     assert.doesNotMatch(second.stderr, /reusing .*A-wait\.json/);
     const after = await readJson(join(out, "runs", "A-reset.json"));
     assert.equal(after.label.startedAt, before.label.startedAt);
-    const disb = await readJson(join(out, "disb.json"));
+    const disb = await readJson(join(out, "disb-A.json"));
     assert.deepEqual(disb.rows.map((r: { mode: string }) => r.mode), ["wait", "reset"]);
     const timings = await readJson(join(out, "timings-A.json"));
     assert.deepEqual(timings.runs.map((r: { reused?: boolean }) => r.reused ?? false), [
@@ -93,7 +93,7 @@ Deno.test("reef bench --resume reuses the runs an earlier session left in <out>/
       ...["--resume", "--out", gpuOut],
     ]);
     assert.equal(redraw.code, 0, redraw.stderr);
-    const fromGpu = await readJson(join(gpuOut, "disb.json"));
+    const fromGpu = await readJson(join(gpuOut, "disb-A.json"));
     assert.equal(fromGpu.device, "NVIDIA H100 80GB HBM3");
     assert.equal(fromGpu.simulated, false);
     // A redraw makes no run, so it writes no timings (the GPU session's stay as they were).
@@ -145,7 +145,7 @@ Deno.test("reef bench 14a runs its preemption sweep on synthetic models and draw
     assert.equal(new TextDecoder().decode(pdf.subarray(0, 5)), "%PDF-");
     const png = await Deno.readFile(join(out, "fig14", "fig14a.png"));
     assert.deepEqual([...png.subarray(0, 8)], PNG_SIGNATURE);
-    const report = await readJson(join(out, "preemption.json"));
+    const report = await readJson(join(out, "preemption-14a.json"));
     assert.equal(report.simulated, true);
     assert.ok(report.rt_alone_p50_us > 0);
     const preempt = report.points.filter((p: { metric: string }) => p.metric === "preempt");

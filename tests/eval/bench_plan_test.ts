@@ -3,6 +3,7 @@ import {
   estimatePlanSeconds,
   estimateRunSeconds,
   planBench,
+  reportFileName,
   UnknownTargetError,
 } from "../../src/eval/bench_plan.ts";
 import { FIGURE_IDS } from "../../src/eval/figure_catalog.ts";
@@ -81,6 +82,14 @@ Deno.test("all runs every experiment once and its estimate stays within the 45-m
   // A run's estimate is its window, its models' loads and a fixed cost.
   const a = (await planBench("A", { quick: true, modes: ["reef"] })).runs[0]!;
   assert.ok(Math.abs(estimateRunSeconds(a) - (10 + 5.6 + 2.2 + 1.5)) < 1e-9);
+});
+
+Deno.test("only a whole group or all writes a full summary; a part is named for its target", () => {
+  assert.equal(reportFileName("disb", "disb"), "disb.json");
+  assert.equal(reportFileName("preemption", "all"), "preemption.json");
+  assert.equal(reportFileName("preemption", "fig13A"), "preemption-13a.json");
+  assert.equal(reportFileName("disb", "real"), "disb-REAL.json");
+  assert.equal(reportFileName("disb", "work/my load.json"), "disb-my_load.json");
 });
 
 Deno.test("an unknown target lists what can be run", async () => {

@@ -59,9 +59,38 @@ __device__ __forceinline__ const T* im2col_address(const T* x, const PixelOrigin
   return x + (o.image + ih * G::W + iw) * G::IN_STRIDE + G::IN_OFF + c;
 }
 
+// Finishes V consecutive outputs (m, n..n+V-1) of a GEMM-shaped body in place: bias, residual and
+// activation.
+template <class G, typename T, int V, int ACT, bool HAS_BIAS, bool HAS_RES>
+__device__ __forceinline__ void gemm_epilogue(float (&v)[V], int m, int n,
+                                              const float* __restrict__ bias,
+                                              const T* __restrict__ res) {
+  if constexpr (HAS_BIAS) {
+    float bv[V];
+    load_params<V>(bias + n, bv);
+#pragma unroll
+    for (int i = 0; i < V; ++i) v[i] += bv[i];
+  }
+  if constexpr (HAS_RES) {
+    float rv[V];
+    load_vec<T, V>(res + m * G::RES_STRIDE + G::RES_OFF + n, rv);
+#pragma unroll
+    for (int i = 0; i < V; ++i) v[i] += rv[i];
+  }
+#pragma unroll
+  for (int i = 0; i < V; ++i) v[i] = activate<ACT>(v[i]);
+}
+
+// Stores V finished outputs (m, n..n+V-1) to the output view.
+template <class G, typename T, int V>
+__device__ __forceinline__ void gemm_store_output(const float (&v)[V], int m, int n,
+                                                  T* __restrict__ y) {
+  store_vec<T, V>(y + m * G::OUT_STRIDE + G::OUT_OFF + n, v);
+}
+
 // Writes V consecutive outputs (m, n..n+V-1) of a GEMM-shaped body: with SPLIT > 1 the raw fp32
 // partial sums of split `split` go to the workspace [SPLIT][M][COUT] (the reduce kernel finishes
-// them); otherwise bias, residual and activation are applied and the result stored in T.
+// them); otherwise they are finished (gemm_epilogue) and stored in T.
 template <class G, typename T, int V, int SPLIT, int ACT, bool HAS_BIAS, bool HAS_RES>
 __device__ __forceinline__ void gemm_store(float (&v)[V], int m, int n, int split,
                                            const float* __restrict__ bias,
@@ -72,21 +101,8 @@ __device__ __forceinline__ void gemm_store(float (&v)[V], int m, int n, int spli
   } else {
     (void)split;
     (void)ws;
-    if constexpr (HAS_BIAS) {
-      float bv[V];
-      load_params<V>(bias + n, bv);
-#pragma unroll
-      for (int i = 0; i < V; ++i) v[i] += bv[i];
-    }
-    if constexpr (HAS_RES) {
-      float rv[V];
-      load_vec<T, V>(res + m * G::RES_STRIDE + G::RES_OFF + n, rv);
-#pragma unroll
-      for (int i = 0; i < V; ++i) v[i] += rv[i];
-    }
-#pragma unroll
-    for (int i = 0; i < V; ++i) v[i] = activate<ACT>(v[i]);
-    store_vec<T, V>(y + m * G::OUT_STRIDE + G::OUT_OFF + n, v);
+    gemm_epilogue<G, T, V, ACT, HAS_BIAS, HAS_RES>(v, m, n, bias, res);
+    gemm_store_output<G, T, V>(v, m, n, y);
   }
 }
 

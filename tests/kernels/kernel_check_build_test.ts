@@ -6,9 +6,13 @@ import { GPU_CASES_PER_MODULE, gpuCases } from "../gpu/kernels/cases.ts";
 import { toolAvailable } from "../support/tools.ts";
 
 const checker = fileURLToPath(new URL("../gpu/kernels/kernel_check.cu", import.meta.url));
+/** Longest a case's inputs and reference may take on the CPU (the largest take 3-6 s here). */
+const REFERENCE_SECONDS_MAX = 30;
+/** Longest all the GPU cases' references may take (23 s here). */
+const REFERENCES_SECONDS_MAX = 300;
 
 Deno.test({
-  name: "the GPU kernel check compiles and reads the manifest of every GPU case",
+  name: "the GPU kernel check compiles, reads every GPU case and computes its reference in seconds",
   ignore: !(await toolAvailable("nvcc")),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "reef_check_" });
@@ -37,6 +41,25 @@ Deno.test({
       for (const c of cases) {
         assert.ok(text.includes(`\n${c.name} `) || text.startsWith(`${c.name} `));
       }
+
+      // The float64 references on the CPU, as the GPU run computes them: seconds, not minutes.
+      // Session 9's took minutes for each large convolution, and the GPU check ran out of time.
+      const refs = await new Deno.Command(exe, {
+        args: [join(dir, "manifest.txt"), "--reference", "--seed", "1"],
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(REFERENCES_SECONDS_MAX * 1000),
+      }).output();
+      const refText = new TextDecoder().decode(refs.stdout);
+      assert.ok(
+        refs.success,
+        `the references did not all end well within ${REFERENCES_SECONDS_MAX} s:\n` +
+          refText.slice(-500) + new TextDecoder().decode(refs.stderr),
+      );
+      const lines = [...refText.matchAll(/^reference (\S+) +\d+ values in ([\d.]+) s$/gm)];
+      assert.deepEqual(lines.map((m) => m[1]).sort(), cases.map((c) => c.name).sort());
+      const slow = lines.filter((m) => Number(m[2]) > REFERENCE_SECONDS_MAX).map((m) => m[0]);
+      assert.deepEqual(slow, [], `references over ${REFERENCE_SECONDS_MAX} s`);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -271,6 +271,10 @@ inline Buffers make_buffers(const Case& c, std::mt19937_64& rng) {
 // ---------------------------------------------------------------------------------------------
 // float64 reference. Each op kind yields the expected values of its output window, pixel-major:
 // expected[p * width + c] is channel `offset + c` of pixel p of the output buffer.
+//
+// The references decode every buffer they read into doubles once, and look up the case's fields
+// outside their loops: a convolution of VGG-19's size is 1.85 G multiply-adds, and a field lookup
+// and a type test per multiply-add kept the GPU check on the CPU for minutes per case.
 
 struct Expected {
   View output;
@@ -278,20 +282,96 @@ struct Expected {
   std::vector<double> values;
 };
 
-inline double activate(const std::string& act, double v) {
-  if (act == "relu") return std::max(v, 0.0);
-  if (act == "relu6") return std::min(std::max(v, 0.0), 6.0);
-  if (act == "gelu") return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
-  if (act == "tanh") return std::tanh(v);
-  if (act == "none") return v;
-  throw std::runtime_error("unknown activation \"" + act + "\"");
+// The elements of a buffer as doubles.
+inline std::vector<double> decode(const Buffer& b) {
+  std::vector<double> v(b.storage->elements);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = b.at(i);
+  return v;
 }
 
-inline double pre_activate(const Case& c, const Buffers& bufs, long channel, double v) {
-  if (!c.present("pre_scale")) return v;
-  const double scale = bufs.at(c.field("pre_scale")).at(channel);
-  const double shift = bufs.at(c.field("pre_shift")).at(channel);
-  return std::max(v * scale + shift, 0.0);
+// An activation by name, resolved once.
+class Activation {
+ public:
+  explicit Activation(const std::string& name) : kind_(parse(name)) {}
+
+  double operator()(double v) const {
+    switch (kind_) {
+      case Kind::kRelu:
+        return std::max(v, 0.0);
+      case Kind::kRelu6:
+        return std::min(std::max(v, 0.0), 6.0);
+      case Kind::kGelu:
+        return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+      case Kind::kTanh:
+        return std::tanh(v);
+      case Kind::kNone:
+        break;
+    }
+    return v;
+  }
+
+ private:
+  enum class Kind { kNone, kRelu, kRelu6, kGelu, kTanh };
+
+  static Kind parse(const std::string& name) {
+    if (name == "relu") return Kind::kRelu;
+    if (name == "relu6") return Kind::kRelu6;
+    if (name == "gelu") return Kind::kGelu;
+    if (name == "tanh") return Kind::kTanh;
+    if (name == "none") return Kind::kNone;
+    throw std::runtime_error("unknown activation \"" + name + "\"");
+  }
+
+  Kind kind_;
+};
+
+// DenseNet's pre-activation max(v * scale[c] + shift[c], 0) of a case's input, or none.
+class PreActivation {
+ public:
+  PreActivation(const Case& c, const Buffers& bufs) {
+    if (!c.present("pre_scale")) return;
+    scale_ = decode(bufs.at(c.field("pre_scale")));
+    shift_ = decode(bufs.at(c.field("pre_shift")));
+  }
+
+  double operator()(long channel, double v) const {
+    if (scale_.empty()) return v;
+    const size_t i = static_cast<size_t>(channel);
+    return std::max(v * scale_[i] + shift_[i], 0.0);
+  }
+
+ private:
+  std::vector<double> scale_, shift_;
+};
+
+// A view's elements as doubles: `at(p, c)` is channel `offset + c` of pixel p. Default-constructed,
+// the view a case does not have.
+class ViewValues {
+ public:
+  ViewValues() = default;
+  ViewValues(const View& v, const Buffers& bufs)
+      : values_(decode(bufs.at(v.storage))), channels_(v.channels), offset_(v.offset) {}
+
+  bool present() const { return !values_.empty(); }
+
+  double at(long pixel, long channel) const {
+    return values_[static_cast<size_t>(pixel * channels_ + offset_ + channel)];
+  }
+
+ private:
+  std::vector<double> values_;
+  long channels_ = 0, offset_ = 0;
+};
+
+// The view the case names in `key`, if it has one.
+inline ViewValues optional_view(const Case& c, const Buffers& bufs, const std::string& key) {
+  return c.present(key) ? ViewValues(view_field(c, key), bufs) : ViewValues();
+}
+
+// The values of the buffer the case names in `key`, if it has one (else empty).
+inline std::vector<double> optional_values(const Case& c, const Buffers& bufs,
+                                           const std::string& key) {
+  return c.present(key) ? decode(bufs.at(c.field(key))) : std::vector<double>{};
 }
 
 inline Expected reference_conv2d(const Case& c, const Buffers& bufs) {
@@ -300,10 +380,23 @@ inline Expected reference_conv2d(const Case& c, const Buffers& bufs) {
   const long sh = c.integer("strideH"), sw = c.integer("strideW"), ph = c.integer("padH");
   const long pw = c.integer("padW"), dh = c.integer("dilationH"), dw = c.integer("dilationW");
   const long groups = c.integer("groups"), oh = c.integer("oh"), ow = c.integer("ow");
-  const View in = view_field(c, "input"), out = view_field(c, "output");
-  const Buffer& x = bufs.at(in.storage);
-  const Buffer& wt = bufs.at(c.field("weight"));
   const long cin_g = cin / groups, cout_g = cout / groups;
+  const View out = view_field(c, "output");
+  const Activation act(c.field("act"));
+  const std::vector<double> wt = decode(bufs.at(c.field("weight")));
+  const std::vector<double> bias = optional_values(c, bufs, "bias");
+  const ViewValues res = optional_view(c, bufs, "residual");
+  // The input window, pre-activated, dense: x[pixel * cin + channel].
+  std::vector<double> x(static_cast<size_t>(n * h * w * cin));
+  {
+    const ViewValues in(view_field(c, "input"), bufs);
+    const PreActivation pre(c, bufs);
+    for (long p = 0; p < n * h * w; ++p) {
+      for (long ci = 0; ci < cin; ++ci) {
+        x[static_cast<size_t>(p * cin + ci)] = pre(ci, in.at(p, ci));
+      }
+    }
+  }
   Expected e{out, n * oh * ow, cout, {}};
   e.values.resize(static_cast<size_t>(e.pixels * cout));
   for (long b = 0; b < n; ++b)
@@ -319,21 +412,14 @@ inline Expected reference_conv2d(const Case& c, const Buffers& bufs) {
             for (long s = 0; s < kw; ++s) {
               const long iw = xo * sw - pw + s * dw;
               if (iw < 0 || iw >= w) continue;
-              for (long cl = 0; cl < cin_g; ++cl) {
-                const long ci = g * cin_g + cl;
-                const double xv = pre_activate(
-                    c, bufs, ci, x.at(static_cast<size_t>(((b * h + ih) * w + iw) * in.channels +
-                                                          in.offset + ci)));
-                acc += xv * wt.at(static_cast<size_t>(((co * kh + r) * kw + s) * cin_g + cl));
-              }
+              const double* xs = &x[static_cast<size_t>(((b * h + ih) * w + iw) * cin + g * cin_g)];
+              const double* ws = &wt[static_cast<size_t>(((co * kh + r) * kw + s) * cin_g)];
+              for (long cl = 0; cl < cin_g; ++cl) acc += xs[cl] * ws[cl];
             }
           }
-          if (c.present("bias")) acc += bufs.at(c.field("bias")).at(co);
-          if (c.present("residual")) {
-            const View rv = view_field(c, "residual");
-            acc += bufs.at(rv.storage).at(static_cast<size_t>(p * rv.channels + rv.offset + co));
-          }
-          e.values[static_cast<size_t>(p * cout + co)] = activate(c.field("act"), acc);
+          if (!bias.empty()) acc += bias[static_cast<size_t>(co)];
+          if (res.present()) acc += res.at(p, co);
+          e.values[static_cast<size_t>(p * cout + co)] = act(acc);
         }
       }
   return e;
@@ -341,25 +427,26 @@ inline Expected reference_conv2d(const Case& c, const Buffers& bufs) {
 
 inline Expected reference_linear(const Case& c, const Buffers& bufs) {
   const long m = c.integer("m"), k = c.integer("in"), nout = c.integer("out");
-  const View in = view_field(c, "input"), out = view_field(c, "output");
-  const Buffer& x = bufs.at(in.storage);
-  const Buffer& wt = bufs.at(c.field("weight"));
+  const View out = view_field(c, "output");
+  const Activation act(c.field("act"));
+  const ViewValues x(view_field(c, "input"), bufs);
+  const std::vector<double> wt = decode(bufs.at(c.field("weight")));
+  const std::vector<double> bias = optional_values(c, bufs, "bias");
+  const ViewValues res = optional_view(c, bufs, "residual");
   Expected e{out, m, nout, {}};
   e.values.resize(static_cast<size_t>(m * nout));
-  for (long r = 0; r < m; ++r)
+  std::vector<double> row(static_cast<size_t>(k));
+  for (long r = 0; r < m; ++r) {
+    for (long i = 0; i < k; ++i) row[static_cast<size_t>(i)] = x.at(r, i);
     for (long o = 0; o < nout; ++o) {
+      const double* ws = &wt[static_cast<size_t>(o * k)];
       double acc = 0;
-      for (long i = 0; i < k; ++i) {
-        acc += x.at(static_cast<size_t>(r * in.channels + in.offset + i)) *
-               wt.at(static_cast<size_t>(o * k + i));
-      }
-      if (c.present("bias")) acc += bufs.at(c.field("bias")).at(o);
-      if (c.present("residual")) {
-        const View rv = view_field(c, "residual");
-        acc += bufs.at(rv.storage).at(static_cast<size_t>(r * rv.channels + rv.offset + o));
-      }
-      e.values[static_cast<size_t>(r * nout + o)] = activate(c.field("act"), acc);
+      for (long i = 0; i < k; ++i) acc += row[static_cast<size_t>(i)] * ws[i];
+      if (!bias.empty()) acc += bias[static_cast<size_t>(o)];
+      if (res.present()) acc += res.at(r, o);
+      e.values[static_cast<size_t>(r * nout + o)] = act(acc);
     }
+  }
   return e;
 }
 
@@ -369,8 +456,9 @@ inline Expected reference_pool2d(const Case& c, const Buffers& bufs) {
   const long sw = c.integer("strideW"), ph = c.integer("padH"), pw = c.integer("padW");
   const long oh = c.integer("oh"), ow = c.integer("ow");
   const bool is_max = c.field("mode") == "max", count_pad = c.flag("countIncludePad");
-  const View in = view_field(c, "input"), out = view_field(c, "output");
-  const Buffer& x = bufs.at(in.storage);
+  const View out = view_field(c, "output");
+  const ViewValues x(view_field(c, "input"), bufs);
+  const PreActivation pre(c, bufs);
   Expected e{out, n * oh * ow, ch, {}};
   e.values.resize(static_cast<size_t>(e.pixels * ch));
   for (long b = 0; b < n; ++b)
@@ -387,9 +475,7 @@ inline Expected reference_pool2d(const Case& c, const Buffers& bufs) {
           double acc = is_max ? -INFINITY : 0.0;
           for (long ih = hs; ih < he; ++ih)
             for (long iw = ws; iw < we; ++iw) {
-              const double v = pre_activate(
-                  c, bufs, k,
-                  x.at(static_cast<size_t>(((b * h + ih) * w + iw) * in.channels + in.offset + k)));
+              const double v = pre(k, x.at((b * h + ih) * w + iw, k));
               acc = is_max ? std::max(acc, v) : acc + v;
             }
           if (!is_max) acc /= static_cast<double>(count_pad ? pool_size : (he - hs) * (we - ws));
@@ -401,24 +487,23 @@ inline Expected reference_pool2d(const Case& c, const Buffers& bufs) {
 
 inline Expected reference_global_avgpool(const Case& c, const Buffers& bufs) {
   const long n = c.integer("n"), hw = c.integer("h") * c.integer("w"), ch = c.integer("c");
-  const View in = view_field(c, "input"), out = view_field(c, "output");
-  const Buffer& x = bufs.at(in.storage);
+  const View out = view_field(c, "output");
+  const ViewValues x(view_field(c, "input"), bufs);
+  const PreActivation pre(c, bufs);
   Expected e{out, n, ch, {}};
   e.values.resize(static_cast<size_t>(n * ch));
   for (long b = 0; b < n; ++b)
     for (long k = 0; k < ch; ++k) {
       double acc = 0;
-      for (long p = 0; p < hw; ++p) {
-        acc += pre_activate(
-            c, bufs, k, x.at(static_cast<size_t>((b * hw + p) * in.channels + in.offset + k)));
-      }
+      for (long p = 0; p < hw; ++p) acc += pre(k, x.at(b * hw + p, k));
       e.values[static_cast<size_t>(b * ch + k)] = acc / static_cast<double>(hw);
     }
   return e;
 }
 
-inline void normalize(std::vector<double>& row, double eps, const Buffer& gamma,
-                      const Buffer& beta, double* out) {
+inline void normalize(const std::vector<double>& row, double eps,
+                      const std::vector<double>& gamma, const std::vector<double>& beta,
+                      double* out) {
   double mean = 0;
   for (double v : row) mean += v;
   mean /= static_cast<double>(row.size());
@@ -426,47 +511,51 @@ inline void normalize(std::vector<double>& row, double eps, const Buffer& gamma,
   for (double v : row) var += (v - mean) * (v - mean);
   var /= static_cast<double>(row.size());
   const double inv = 1.0 / std::sqrt(var + eps);
-  for (size_t d = 0; d < row.size(); ++d) out[d] = (row[d] - mean) * inv * gamma.at(d) + beta.at(d);
+  for (size_t d = 0; d < row.size(); ++d) out[d] = (row[d] - mean) * inv * gamma[d] + beta[d];
 }
 
 inline Expected reference_layernorm(const Case& c, const Buffers& bufs) {
   const long rows = c.integer("rows"), dim = c.integer("dim");
-  const View in = view_field(c, "input"), out = view_field(c, "output");
+  const double eps = c.real("eps");
+  const View out = view_field(c, "output");
+  const ViewValues x(view_field(c, "input"), bufs);
+  const ViewValues res = optional_view(c, bufs, "residual");
+  const std::vector<double> gamma = decode(bufs.at(c.field("gamma")));
+  const std::vector<double> beta = decode(bufs.at(c.field("beta")));
   Expected e{out, rows, dim, {}};
   e.values.resize(static_cast<size_t>(rows * dim));
   std::vector<double> row(static_cast<size_t>(dim));
   for (long r = 0; r < rows; ++r) {
     for (long d = 0; d < dim; ++d) {
-      double v = bufs.at(in.storage).at(static_cast<size_t>(r * in.channels + in.offset + d));
-      if (c.present("residual")) {
-        const View rv = view_field(c, "residual");
-        v += bufs.at(rv.storage).at(static_cast<size_t>(r * rv.channels + rv.offset + d));
-      }
-      row[static_cast<size_t>(d)] = v;
+      row[static_cast<size_t>(d)] = x.at(r, d) + (res.present() ? res.at(r, d) : 0.0);
     }
-    normalize(row, c.real("eps"), bufs.at(c.field("gamma")), bufs.at(c.field("beta")),
-              &e.values[static_cast<size_t>(r * dim)]);
+    normalize(row, eps, gamma, beta, &e.values[static_cast<size_t>(r * dim)]);
   }
   return e;
 }
 
 inline Expected reference_embedding(const Case& c, const Buffers& bufs) {
   const long n = c.integer("n"), seq = c.integer("seq"), dim = c.integer("dim");
+  const double eps = c.real("eps");
   const View out = view_field(c, "output");
-  const Buffer& ids = bufs.at(c.field("ids"));
+  const std::vector<double> ids = decode(bufs.at(c.field("ids")));
+  const std::vector<double> word = decode(bufs.at(c.field("word")));
+  const std::vector<double> position = decode(bufs.at(c.field("position")));
+  const std::vector<double> token_type = optional_values(c, bufs, "tokenType");
+  const std::vector<double> gamma = decode(bufs.at(c.field("gamma")));
+  const std::vector<double> beta = decode(bufs.at(c.field("beta")));
   Expected e{out, n * seq, dim, {}};
   e.values.resize(static_cast<size_t>(n * seq * dim));
   std::vector<double> row(static_cast<size_t>(dim));
   for (long r = 0; r < n * seq; ++r) {
-    const long id = static_cast<long>(ids.at(static_cast<size_t>(r))), s = r % seq;
+    const long id = static_cast<long>(ids[static_cast<size_t>(r)]), s = r % seq;
     for (long d = 0; d < dim; ++d) {
-      double v = bufs.at(c.field("word")).at(static_cast<size_t>(id * dim + d)) +
-                 bufs.at(c.field("position")).at(static_cast<size_t>(s * dim + d));
-      if (c.present("tokenType")) v += bufs.at(c.field("tokenType")).at(static_cast<size_t>(d));
+      double v = word[static_cast<size_t>(id * dim + d)] +
+                 position[static_cast<size_t>(s * dim + d)];
+      if (!token_type.empty()) v += token_type[static_cast<size_t>(d)];
       row[static_cast<size_t>(d)] = v;
     }
-    normalize(row, c.real("eps"), bufs.at(c.field("gamma")), bufs.at(c.field("beta")),
-              &e.values[static_cast<size_t>(r * dim)]);
+    normalize(row, eps, gamma, beta, &e.values[static_cast<size_t>(r * dim)]);
   }
   return e;
 }
@@ -475,12 +564,9 @@ inline Expected reference_attention(const Case& c, const Buffers& bufs) {
   const long n = c.integer("n"), seq = c.integer("seq"), heads = c.integer("heads");
   const long hd = c.integer("headDim");
   const double scale = c.real("scale");
-  const View q = view_field(c, "q"), k = view_field(c, "k"), v = view_field(c, "v");
+  const ViewValues q(view_field(c, "q"), bufs), k(view_field(c, "k"), bufs);
+  const ViewValues v(view_field(c, "v"), bufs);
   const View out = view_field(c, "output");
-  auto at = [&](const View& view, long b, long s, long col) {
-    return bufs.at(view.storage).at(static_cast<size_t>((b * seq + s) * view.channels +
-                                                        view.offset + col));
-  };
   Expected e{out, n * seq, heads * hd, {}};
   e.values.resize(static_cast<size_t>(n * seq * heads * hd));
   std::vector<double> p(static_cast<size_t>(seq));
@@ -490,7 +576,9 @@ inline Expected reference_attention(const Case& c, const Buffers& bufs) {
         double peak = -INFINITY;
         for (long j = 0; j < seq; ++j) {
           double s = 0;
-          for (long d = 0; d < hd; ++d) s += at(q, b, i, hh * hd + d) * at(k, b, j, hh * hd + d);
+          for (long d = 0; d < hd; ++d) {
+            s += q.at(b * seq + i, hh * hd + d) * k.at(b * seq + j, hh * hd + d);
+          }
           p[static_cast<size_t>(j)] = s * scale;
           peak = std::max(peak, s * scale);
         }
@@ -499,7 +587,7 @@ inline Expected reference_attention(const Case& c, const Buffers& bufs) {
         for (long d = 0; d < hd; ++d) {
           double acc = 0;
           for (long j = 0; j < seq; ++j) {
-            acc += p[static_cast<size_t>(j)] * at(v, b, j, hh * hd + d);
+            acc += p[static_cast<size_t>(j)] * v.at(b * seq + j, hh * hd + d);
           }
           e.values[static_cast<size_t>((b * seq + i) * heads * hd + hh * hd + d)] = acc / sum;
         }
@@ -509,14 +597,14 @@ inline Expected reference_attention(const Case& c, const Buffers& bufs) {
 
 inline Expected reference_add(const Case& c, const Buffers& bufs) {
   const long pixels = c.integer("pixels"), ch = c.integer("c");
-  const View a = view_field(c, "a"), bv = view_field(c, "b"), out = view_field(c, "output");
+  const View out = view_field(c, "output");
+  const ViewValues a(view_field(c, "a"), bufs), bv(view_field(c, "b"), bufs);
+  const Activation act(c.field("act"));
   Expected e{out, pixels, ch, {}};
   e.values.resize(static_cast<size_t>(pixels * ch));
   for (long p = 0; p < pixels; ++p)
     for (long k = 0; k < ch; ++k) {
-      const double s = bufs.at(a.storage).at(static_cast<size_t>(p * a.channels + a.offset + k)) +
-                       bufs.at(bv.storage).at(static_cast<size_t>(p * bv.channels + bv.offset + k));
-      e.values[static_cast<size_t>(p * ch + k)] = activate(c.field("act"), s);
+      e.values[static_cast<size_t>(p * ch + k)] = act(a.at(p, k) + bv.at(p, k));
     }
   return e;
 }

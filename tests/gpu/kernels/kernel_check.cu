@@ -2,8 +2,12 @@
 // kernel binaries are loaded at run time with cudaLibraryLoadFromFile, as the executor does).
 //
 //   kernel_check <manifest.txt> [--seed N] [--reps N] [--filter TEXT] [--no-timing] [--list]
+//                [--reference]
 //
 // --list parses the manifest and prints its cases and launches without touching a GPU.
+// --reference computes every case's inputs and float64 reference on the CPU, without a GPU, and
+// prints the seconds each took: CI runs it, since a reference that takes minutes per case keeps
+// the GPU check from finishing within its time on the GPU host.
 // For every case of the manifest (tests/gpu/kernels/bundle.ts), with fresh random inputs:
 // 1. raw build vs the float64 CPU reference: relative L2 error (< 1e-2 fp16, < 1e-5 fp32), every
 //    element of the output window written (outputs are poisoned with NaN first), nothing written
@@ -18,8 +22,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -43,6 +49,7 @@ struct Options {
   int reps = 50;
   bool timing = true;
   bool list = false;
+  bool reference = false;
 };
 
 struct Libraries {
@@ -77,6 +84,11 @@ double median(std::vector<double> v) {
 // A preempt flag's allocation, as src/gpu/device.ts makes it: conv_mma's PipelineCheck copies all 16
 // bytes into shared memory with one cp.async.
 constexpr size_t kFlagBytes = 16;
+
+// The random source of a case's inputs: its own stream of the run's seed.
+std::mt19937_64 case_rng(const Options& o, const check::Case& c) {
+  return std::mt19937_64(o.seed ^ (0x9e3779b97f4a7c15ull * static_cast<uint64_t>(c.index + 1)));
+}
 
 // Device copies of a case's storages.
 struct DeviceCase {
@@ -125,7 +137,7 @@ class Checker {
   bool run(const check::Case& c) {
     const check::Module& mod = manifest_.module(c.module);
     const Libraries& lib = libs_.at(mod.name);
-    std::mt19937_64 rng(opt_.seed ^ (0x9e3779b97f4a7c15ull * static_cast<uint64_t>(c.index + 1)));
+    std::mt19937_64 rng = case_rng(opt_, c);
     check::Buffers host = check::make_buffers(c, rng);
     DeviceCase dev;
     for (const check::Storage& s : c.storages) {
@@ -357,6 +369,8 @@ Options parse(int argc, char** argv) {
       o.timing = false;
     } else if (a == "--list") {
       o.list = true;
+    } else if (a == "--reference") {
+      o.reference = true;
     } else if (o.manifest.empty() && a[0] != '-') {
       o.manifest = a;
     } else {
@@ -367,10 +381,33 @@ Options parse(int argc, char** argv) {
   if (o.manifest.empty()) {
     std::fprintf(stderr,
                  "usage: kernel_check <manifest.txt> [--seed N] [--reps N] [--filter TEXT] "
-                 "[--no-timing] [--list]\n");
+                 "[--no-timing] [--list] [--reference]\n");
     std::exit(2);
   }
   return o;
+}
+
+// --reference: every case's inputs and float64 reference on the CPU, timed; fails on a reference
+// value that is not finite.
+int time_references(const Options& opt, const check::Manifest& manifest) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  int cases = 0, bad = 0;
+  for (const check::Case& c : manifest.cases) {
+    if (!opt.filter.empty() && c.name.find(opt.filter) == std::string::npos) continue;
+    const auto start = std::chrono::steady_clock::now();
+    std::mt19937_64 rng = case_rng(opt, c);
+    const check::Buffers host = check::make_buffers(c, rng);
+    const check::Expected expected = check::reference(c, host);
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    const bool finite = std::all_of(expected.values.begin(), expected.values.end(),
+                                    [](double v) { return std::isfinite(v); });
+    std::printf("reference %-28s %zu values%s in %.2f s\n", c.name.c_str(),
+                expected.values.size(), finite ? "" : " NOT FINITE", took.count());
+    ++cases;
+    if (!finite) ++bad;
+  }
+  std::printf("kernel_check: %d references, %d not finite\n", cases, bad);
+  return cases > 0 && bad == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -395,6 +432,14 @@ int main(int argc, char** argv) {
     }
     std::printf("%zu cases in %zu modules\n", manifest.cases.size(), manifest.modules.size());
     return manifest.cases.empty() ? 1 : 0;
+  }
+  if (opt.reference) {
+    try {
+      return time_references(opt, manifest);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "kernel_check: %s\n", e.what());
+      return 2;
+    }
   }
   // One line per case as it ends, also into a pipe: a hang then shows where it is.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);

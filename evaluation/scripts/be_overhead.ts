@@ -1,10 +1,11 @@
 /**
  * Where the BE build's GPU time goes (issue 8: the BE build within 2% of raw). For each model it
- * compiles an ablated variant of the BE build (reef_kernel.cuh's `REEF_ABLATE_POLL`: no flag load
- * at check points), checks that it gives the raw build's outputs, and times raw, BE and the
- * variant: the whole inference (all kernels queued behind a gate, rounds interleaved, median of the
- * per-round ratios to raw) and each kernel alone (median of repeats). What the ablation saves is
- * the GPU time of the part it drops.
+ * compiles two ablated variants of the BE build (reef_kernel.cuh's switches: `REEF_ABLATE_POLL`,
+ * no flag load at check points; `REEF_ABLATE_EXIT`, the flag loaded but its answer never read),
+ * checks that they give the raw build's outputs, and times raw, BE and the variants: the whole
+ * inference (all kernels queued behind a gate, rounds interleaved, median of the per-round ratios
+ * to raw) and each kernel alone (median of repeats). What an ablation saves is the GPU time of the
+ * part it drops.
  *
  * Usage: deno run -A evaluation/scripts/be_overhead.ts <out.json> <model>... [--models resource]
  *        [--rounds 7] [--repeats 15]
@@ -24,6 +25,7 @@ import { packageWeights } from "../../src/model/weights.ts";
 const VARIANTS: Record<string, string[] | undefined> = {
   be: undefined,
   no_poll: ["REEF_ABLATE_POLL"],
+  no_exit: ["REEF_ABLATE_EXIT"],
 };
 
 const { values, positionals } = parseArgs({

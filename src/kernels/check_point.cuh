@@ -98,7 +98,7 @@ struct EntryCheck {
   // A barrier the body has in every build, with a check point in the BE build: true when the block
   // must be abandoned, in every thread alike. Every thread of the block calls it.
   __device__ __forceinline__ bool sync() const {
-#if defined(REEF_BUILD_BE)
+#if defined(REEF_BUILD_BE) && !defined(REEF_ABLATE_EXIT)
     return barrier_any(lane_zero() && value != 0);
 #else
     __syncthreads();
@@ -109,7 +109,7 @@ struct EntryCheck {
   // A check point with no barrier, in the BE build only: true when the calling warp must leave,
   // in every lane of the warp alike. Every thread of the warp calls it; no barrier may follow it.
   __device__ __forceinline__ bool stop() const {
-#if defined(REEF_BUILD_BE)
+#if defined(REEF_BUILD_BE) && !defined(REEF_ABLATE_EXIT)
     return warp_any(lane_zero() && value != 0);
 #else
     return false;
@@ -176,10 +176,11 @@ struct PipelineCheck {
   // answer in every thread. A warp vote tells ptxas that it is the same in every lane, so that the
   // loop exiting on it keeps its uniform registers. Every thread of the block calls it.
   __device__ __forceinline__ bool stop(bool raised) const {
-#if defined(REEF_BUILD_BE)
+#if defined(REEF_BUILD_BE) && !defined(REEF_ABLATE_EXIT)
     return warp_any(raised);
 #else
-    return raised;
+    (void)raised;  // always false outside the BE build
+    return false;
 #endif
   }
 };

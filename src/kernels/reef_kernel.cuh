@@ -25,10 +25,14 @@
 // finishes raises the kernel's slot to its longest stretch. `reef_mark` then points at 16 bytes per
 // kernel: the stop mark, 4 bytes of padding, and the slot (unsigned long long).
 //
-// Ablation switch, defined with REEF_BUILD_BE by evaluation/scripts/be_overhead.ts only: it drops
-// the flag load so that its GPU time can be told apart from the rest's. Such a build cannot be
-// preempted, and nothing else ever builds one.
+// Ablation switches, defined with REEF_BUILD_BE by evaluation/scripts/be_overhead.ts only: each
+// drops one part of the check so that its GPU time can be told apart from the rest's. Such a build
+// cannot be preempted, and nothing else ever builds one.
 //   REEF_ABLATE_POLL   check points answer "run" with no flag load (their barriers stay)
+//   REEF_ABLATE_EXIT   no check point reads its answer: the read, the vote and the exit branch
+//                      go, the flag's copy or load stays where something keeps it (cp.async in
+//                      PipelineCheck, the shared store in FlagProbe; ptxas drops EntryCheck's
+//                      load, whose value nothing reads then), and the barriers stay
 //
 // Rules every body follows, so that all three builds stay valid:
 // - 1-D thread blocks of a compile-time size; the grid may be 1-, 2- or 3-D and is read from
@@ -58,8 +62,8 @@
 #if (defined(REEF_BUILD_RAW) + defined(REEF_BUILD_BE) + defined(REEF_BUILD_DKP)) != 1
 #error "define exactly one of REEF_BUILD_RAW, REEF_BUILD_BE, REEF_BUILD_DKP"
 #endif
-#if defined(REEF_ABLATE_POLL) && !defined(REEF_BUILD_BE)
-#error "REEF_ABLATE_POLL applies to the BE build only"
+#if (defined(REEF_ABLATE_POLL) || defined(REEF_ABLATE_EXIT)) && !defined(REEF_BUILD_BE)
+#error "REEF_ABLATE_POLL and REEF_ABLATE_EXIT apply to the BE build only"
 #endif
 #if defined(REEF_CHECK_TRACE) && (!defined(REEF_BUILD_BE) || defined(__HIPCC__))
 #error "REEF_CHECK_TRACE instruments the CUDA BE build: define REEF_BUILD_BE, build with nvcc"
@@ -163,7 +167,7 @@ struct Block {
 
   // After that __syncthreads: whether to abandon the block (the same answer in every thread).
   __device__ __forceinline__ bool stopped(int trip) const {
-#if defined(REEF_BUILD_BE)
+#if defined(REEF_BUILD_BE) && !defined(REEF_ABLATE_EXIT)
     return stop[trip & 1] != 0;
 #else
     (void)trip;

@@ -66,6 +66,7 @@ Deno.test({
       const variants = [
         ["REEF_CHECK_TRACE"],
         ["REEF_ABLATE_POLL"],
+        ["REEF_ABLATE_EXIT"],
       ];
       for (const model of ["resnet18", "distilbert", "mobilenet_v2"]) {
         const paths = packagePaths(model, root);

@@ -81,15 +81,9 @@ __device__ __forceinline__ bool depthwise_body(const Block& b, const T* __restri
         for (int j = 0; j < CV; ++j) acc[j] = fmaf(v[j], tap[j], acc[j]);
       }
     }
-    if constexpr (HAS_RES) {
-      float rv[CV];
-      load_vec<T, CV>(res + p * G::RES_STRIDE + G::RES_OFF + c, rv);
-#pragma unroll
-      for (int j = 0; j < CV; ++j) acc[j] += rv[j];
-    }
-#pragma unroll
-    for (int j = 0; j < CV; ++j) acc[j] = activate<ACT>(acc[j]);
-    store_vec<T, CV>(y + p * G::OUT_STRIDE + G::OUT_OFF + c, acc);
+    // The bias is in acc already.
+    gemm_epilogue<G, T, CV, ACT, false, HAS_RES>(acc, p, c, nullptr, res);
+    gemm_store_output<G, T, CV>(acc, p, c, y);
   }
   return true;
 }

@@ -20,7 +20,7 @@ import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { compile } from "../../src/kernels/nvcc.ts";
 
-/** One kernel's instructions, in address order, without the NOPs that pad its end. */
+/** Each kernel's instructions, in address order, without the branch-to-self and NOPs at its end. */
 export type Sass = Map<string, string[]>;
 
 /** What the summary line says of one kernel. */
@@ -140,7 +140,8 @@ async function disassemble(cubin: string): Promise<string> {
   return text;
 }
 
-if (import.meta.main) {
+/** The command: compiles, disassembles, writes the SASS files and prints the summaries. */
+async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -159,11 +160,18 @@ if (import.meta.main) {
   }
   const model = basename(dir);
   const file = join(dir, values.build === "be" ? `${model}.be.cu` : `${model}.cu`);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new Error(`no "${file}": write it with \`reef compile ${model} --no-build\``);
+  }
+  const selected = selectKernels(text, values.kernels?.split(",") ?? null);
   const out = values.out ?? await Deno.makeTempDir({ prefix: `sass-${model}-` });
   await Deno.mkdir(out, { recursive: true });
-  const names = values.kernels?.split(",") ?? null;
   const source = join(out, `${model}.${values.build}.cu`);
-  await Deno.writeTextFile(source, selectKernels(await Deno.readTextFile(file), names));
+  await Deno.writeTextFile(source, selected);
   const cubin = source.replace(/\.cu$/, ".cubin");
   await compile({
     source,
@@ -183,4 +191,13 @@ if (import.meta.main) {
     );
   }
   console.log(`SASS in ${out}`);
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (error) {
+    console.error(`sass.ts: ${error instanceof Error ? error.message : String(error)}`);
+    Deno.exit(1);
+  }
 }

@@ -85,6 +85,11 @@ double median(std::vector<double> v) {
 // bytes into shared memory with one cp.async.
 constexpr size_t kFlagBytes = 16;
 
+// Whether --filter lets the case run.
+bool selected(const Options& o, const check::Case& c) {
+  return o.filter.empty() || c.name.find(o.filter) != std::string::npos;
+}
+
 // The random source of a case's inputs: its own stream of the run's seed.
 std::mt19937_64 case_rng(const Options& o, const check::Case& c) {
   return std::mt19937_64(o.seed ^ (0x9e3779b97f4a7c15ull * static_cast<uint64_t>(c.index + 1)));
@@ -390,10 +395,9 @@ Options parse(int argc, char** argv) {
 // --reference: every case's inputs and float64 reference on the CPU, timed; fails on a reference
 // value that is not finite.
 int time_references(const Options& opt, const check::Manifest& manifest) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   int cases = 0, bad = 0;
   for (const check::Case& c : manifest.cases) {
-    if (!opt.filter.empty() && c.name.find(opt.filter) == std::string::npos) continue;
+    if (!selected(opt, c)) continue;
     const auto start = std::chrono::steady_clock::now();
     std::mt19937_64 rng = case_rng(opt, c);
     const check::Buffers host = check::make_buffers(c, rng);
@@ -433,6 +437,8 @@ int main(int argc, char** argv) {
     std::printf("%zu cases in %zu modules\n", manifest.cases.size(), manifest.modules.size());
     return manifest.cases.empty() ? 1 : 0;
   }
+  // One line per case as it ends, also into a pipe: a hang then shows where it is.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (opt.reference) {
     try {
       return time_references(opt, manifest);
@@ -441,8 +447,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  // One line per case as it ends, also into a pipe: a hang then shows where it is.
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CHECK(cudaSetDevice(0));
   cudaDeviceProp prop;
   CHECK(cudaGetDeviceProperties(&prop, 0));
@@ -454,7 +458,7 @@ int main(int argc, char** argv) {
   try {
     Checker checker(opt, manifest);
     for (const check::Case& c : manifest.cases) {
-      if (!opt.filter.empty() && c.name.find(opt.filter) == std::string::npos) continue;
+      if (!selected(opt, c)) continue;
       std::fprintf(stderr, "running %s\n", c.name.c_str());
       (checker.run(c) ? passed : failed)++;
     }

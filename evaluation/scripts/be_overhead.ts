@@ -1,7 +1,8 @@
 /**
  * Where the BE build's GPU time goes (issue 8: the BE build within 2% of raw). For each model it
- * compiles two ablated variants of the BE build (reef_kernel.cuh's switches: `REEF_ABLATE_POLL`,
- * no flag load at check points; `REEF_ABLATE_EXIT`, the flag loaded but its answer never read),
+ * compiles variants of the BE build (reef_kernel.cuh's switches: `REEF_ABLATE_POLL`, no flag load
+ * at check points; `REEF_ABLATE_EXIT`, the flag loaded but its answer never read;
+ * `REEF_MMA_CHECK_SCALE=2`, conv_mma checking half as often),
  * checks that they give the raw build's outputs, and times raw, BE and the variants: the whole
  * inference (all kernels queued behind a gate, rounds interleaved, median of the per-round ratios
  * to raw) and each kernel alone (median of repeats). What an ablation saves is the GPU time of the
@@ -26,6 +27,7 @@ const VARIANTS: Record<string, string[] | undefined> = {
   be: undefined,
   no_poll: ["REEF_ABLATE_POLL"],
   no_exit: ["REEF_ABLATE_EXIT"],
+  sparse: ["REEF_MMA_CHECK_SCALE=2"],
 };
 
 const { values, positionals } = parseArgs({

@@ -35,7 +35,7 @@ __device__ __forceinline__ int swizzle(int row, int chunk) {
 }  // namespace mma
 
 template <class G, int BM, int BN, int BK, int WM, int WN, int STAGES, int SPLIT, int ACT,
-          bool HAS_BIAS, bool HAS_RES, bool HAS_PRE, int CHECK_EVERY>
+          bool HAS_BIAS, bool HAS_RES, bool HAS_PRE, int CATALOG_CHECK_EVERY>
 __device__ __forceinline__ bool conv_mma_body(
     const Block& b, const __half* __restrict__ x, const __half* __restrict__ w,
     const float* __restrict__ bias, const __half* __restrict__ res,
@@ -49,6 +49,11 @@ __device__ __forceinline__ bool conv_mma_body(
   constexpr int KT = ceil_div(G::K, BK);
   constexpr int KT_PER_SPLIT = ceil_div(KT, SPLIT);
   constexpr int A_HALVES = BM * BK, STAGE_HALVES = (BM + BN) * BK;
+#if defined(REEF_MMA_CHECK_SCALE)
+  constexpr int CHECK_EVERY = CATALOG_CHECK_EVERY * REEF_MMA_CHECK_SCALE;
+#else
+  constexpr int CHECK_EVERY = CATALOG_CHECK_EVERY;
+#endif
   static_assert(BM % WM == 0 && BN % WN == 0 && WM % 16 == 0 && WN % 16 == 0, "bad warp tile");
   static_assert(BM % kRowsPerPass == 0 && BN % kRowsPerPass == 0, "tile rows must split evenly");
   static_assert(G::CIN % 8 == 0 && G::IN_STRIDE % 8 == 0 && G::IN_OFF % 8 == 0,

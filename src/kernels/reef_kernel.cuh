@@ -33,6 +33,9 @@
 //                      go, the flag's copy or load stays where something keeps it (cp.async in
 //                      PipelineCheck, the shared store in FlagProbe; ptxas drops EntryCheck's
 //                      load, whose value nothing reads then), and the barriers stay
+// And one spacing switch, by the same script: unlike the ablations its build stays preemptible.
+//   REEF_MMA_CHECK_SCALE=n   conv_mma checks every n * CHECK_EVERY K-tiles, so that the cost of
+//                            each check can be told from that of the loop's shape
 //
 // Rules every body follows, so that all three builds stay valid:
 // - 1-D thread blocks of a compile-time size; the grid may be 1-, 2- or 3-D and is read from
@@ -64,6 +67,9 @@
 #endif
 #if (defined(REEF_ABLATE_POLL) || defined(REEF_ABLATE_EXIT)) && !defined(REEF_BUILD_BE)
 #error "REEF_ABLATE_POLL and REEF_ABLATE_EXIT apply to the BE build only"
+#endif
+#if defined(REEF_MMA_CHECK_SCALE) && !defined(REEF_BUILD_BE)
+#error "REEF_MMA_CHECK_SCALE applies to the BE build only"
 #endif
 #if defined(REEF_CHECK_TRACE) && (!defined(REEF_BUILD_BE) || defined(__HIPCC__))
 #error "REEF_CHECK_TRACE instruments the CUDA BE build: define REEF_BUILD_BE, build with nvcc"

@@ -176,16 +176,19 @@ const MMA_TILES = [
  * slower than its tile: on the H100 a 32 x 32 x 64 K-tile takes about 0.45 µs and a 64 x 64 x 64
  * one 1-2 µs (`evaluation/results/h100/be-overhead.json`), while each check costs the same
  * barrier reduction and warp vote. This budget (eight 32 x 32 x 64 trips) keeps checks 2-4 µs
- * apart and the checks' cost off the short trips.
+ * apart and the checks' cost off the short trips. No block checks more often than every 4 trips:
+ * VGG-19's 64 x 64 to 128 x 128 tiles (1-1.8 µs trips) cost 2.6% over raw checking every 2 trips
+ * and 0.6% every 4 (`REEF_MMA_CHECK_SCALE`,
+ * `evaluation/results/h100/be-overhead-check-spacing.json`).
  */
 const MMA_CHECK_MACS = 8 * 32 * 32 * 64;
 
 /** Shared memory of conv_mma's two flag slots (check_point.cuh, PipelineCheck). */
 const MMA_FLAG_SLOT_BYTES = 32;
 
-/** K-tiles between two check points of a tensor-core block: 2, 4 or 8 (conv_mma's CHECK_EVERY). */
+/** K-tiles between two check points of a tensor-core block: 4 or 8 (conv_mma's CHECK_EVERY). */
 export function mmaCheckEvery(bm: number, bn: number, bk: number): number {
-  let every = 2;
+  let every = 4;
   while (every < 8 && 2 * every * bm * bn * bk <= MMA_CHECK_MACS) every *= 2;
   return every;
 }

@@ -175,11 +175,11 @@ const MMA_TILES = [
  * Multiply-adds of a tensor-core block between two of its check points. A trip's time grows
  * slower than its tile: on the H100 a 32 x 32 x 64 K-tile takes about 0.45 µs and a 64 x 64 x 64
  * one 1-2 µs (`evaluation/results/h100/be-overhead.json`), while each check costs the same
- * barrier reduction and warp vote. This budget (eight 32 x 32 x 64 trips) keeps checks 2-4 µs
- * apart and the checks' cost off the short trips. No block checks more often than every 4 trips:
- * VGG-19's 64 x 64 to 128 x 128 tiles (1-1.8 µs trips) cost 2.6% over raw checking every 2 trips
- * and 0.6% every 4 (`REEF_MMA_CHECK_SCALE`,
- * `evaluation/results/h100/be-overhead-check-spacing.json`).
+ * barrier reduction and warp vote. This budget (eight 32 x 32 x 64 trips) keeps the small tiles'
+ * checks 2-4 µs apart and their cost off the short trips. No block checks more often than every 4
+ * trips: VGG-19, whose tensor-core convolutions all have 64 x 64 to 128 x 128 tiles (1-1.8 µs
+ * trips), ran 2.55% over raw checking them every 2 trips and 0.6% every 4
+ * (`REEF_MMA_CHECK_SCALE`, `evaluation/results/h100/be-overhead-check-spacing.json`).
  */
 const MMA_CHECK_MACS = 8 * 32 * 32 * 64;
 

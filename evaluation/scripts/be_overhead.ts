@@ -2,11 +2,11 @@
  * Where the BE build's GPU time goes (issue 8: the BE build within 2% of raw). For each model it
  * compiles variants of the BE build (reef_kernel.cuh's switches: `REEF_ABLATE_POLL`, no flag load
  * at check points; `REEF_ABLATE_EXIT`, the flag loaded but its answer never read;
- * `REEF_MMA_CHECK_SCALE=2`, conv_mma checking half as often),
- * checks that they give the raw build's outputs, and times raw, BE and the variants: the whole
- * inference (all kernels queued behind a gate, rounds interleaved, median of the per-round ratios
- * to raw) and each kernel alone (median of repeats). What an ablation saves is the GPU time of the
- * part it drops.
+ * `REEF_MMA_CHECK_SCALE=2`, conv_mma checking half as often), checks that they give the raw
+ * build's outputs, and times raw, BE and the variants: the whole inference (all kernels queued
+ * behind a gate, rounds interleaved, median of the per-round ratios to raw) and each kernel alone
+ * (median of repeats). What an ablation saves is the GPU time of the part it drops; what `sparse`
+ * saves, that of half the convolutions' checks.
  *
  * Usage: deno run -A evaluation/scripts/be_overhead.ts <out.json> <model>... [--models resource]
  *        [--rounds 7] [--repeats 15]

@@ -65,11 +65,9 @@
 #if (defined(REEF_BUILD_RAW) + defined(REEF_BUILD_BE) + defined(REEF_BUILD_DKP)) != 1
 #error "define exactly one of REEF_BUILD_RAW, REEF_BUILD_BE, REEF_BUILD_DKP"
 #endif
-#if (defined(REEF_ABLATE_POLL) || defined(REEF_ABLATE_EXIT)) && !defined(REEF_BUILD_BE)
-#error "REEF_ABLATE_POLL and REEF_ABLATE_EXIT apply to the BE build only"
-#endif
-#if defined(REEF_MMA_CHECK_SCALE) && !defined(REEF_BUILD_BE)
-#error "REEF_MMA_CHECK_SCALE applies to the BE build only"
+#if (defined(REEF_ABLATE_POLL) || defined(REEF_ABLATE_EXIT) || defined(REEF_MMA_CHECK_SCALE)) && \
+    !defined(REEF_BUILD_BE)
+#error "REEF_ABLATE_POLL, REEF_ABLATE_EXIT and REEF_MMA_CHECK_SCALE apply to the BE build only"
 #endif
 #if defined(REEF_CHECK_TRACE) && (!defined(REEF_BUILD_BE) || defined(__HIPCC__))
 #error "REEF_CHECK_TRACE instruments the CUDA BE build: define REEF_BUILD_BE, build with nvcc"

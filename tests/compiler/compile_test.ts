@@ -67,6 +67,7 @@ Deno.test({
         ["REEF_CHECK_TRACE"],
         ["REEF_ABLATE_POLL"],
         ["REEF_ABLATE_EXIT"],
+        ["REEF_MMA_CHECK_SCALE=2"],
       ];
       for (const model of ["resnet18", "distilbert", "mobilenet_v2"]) {
         const paths = packagePaths(model, root);

@@ -18,7 +18,7 @@ step() { # step <name> <seconds> <command...>
 
 # prepare: builds the FFI library and runtime kernels, and unpacks model packages compiled on the
 # development machine when the device call carried them (.device/resource.tar.xz, made by
-# `tar -cJf .device/resource.tar.xz resource`), which saves compiling them on the GPU host;
+# scripts/pack-models.sh), which saves compiling them on the GPU host;
 # without it, `reef bench` compiles each zoo model on first use.
 prepare() {
   step build 120 deno task build

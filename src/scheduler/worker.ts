@@ -12,6 +12,9 @@
  * Control messages (load a model, open a client, statistics, close) arrive as worker messages; the
  * main thread counts them in `pendingMessages` and rings the doorbell, and the loop yields to the
  * event loop until they are handled.
+ *
+ * With `REEF_WORKER_HEAP_PROFILE=<prefix>` in the environment, the worker samples what it allocates
+ * from start to close and writes `<prefix>-<pid>-<ms>.heapprofile` (see heap_sampler.ts).
  * @module
  */
 
@@ -34,6 +37,7 @@ import {
   yieldToEventLoop,
 } from "./protocol.ts";
 import { RecordRing } from "./ring.ts";
+import { HeapSampler } from "./heap_sampler.ts";
 import type { TaskResult } from "./task.ts";
 
 interface WorkerScope {
@@ -104,6 +108,8 @@ async function start(message: Extract<ToWorker, { type: "start" }>): Promise<voi
       `Device factory module "${message.factoryUrl}" must export a function "createDevice"`,
     );
   }
+  const profilePrefix = heapProfilePrefix();
+  const sampler = profilePrefix === undefined ? undefined : await HeapSampler.start();
   const handle = await factory.createDevice(message.spec);
   const s = new WorkerState(handle, message);
   state = s;
@@ -117,6 +123,19 @@ async function start(message: Extract<ToWorker, { type: "start" }>): Promise<voi
     clockOffsetUs: device.now() - wallClockUs(),
   });
   await loop(s);
+  if (sampler !== undefined) {
+    const file = `${profilePrefix}-${Deno.pid}-${Date.now()}.heapprofile`;
+    await Deno.writeTextFile(file, JSON.stringify(await sampler.stop()));
+  }
+  scope.postMessage({ type: "reply", id: s.closeRequest!, value: null });
+  scope.close();
+}
+
+/** `REEF_WORKER_HEAP_PROFILE`, where the environment may be read. */
+function heapProfilePrefix(): string | undefined {
+  const variable = "REEF_WORKER_HEAP_PROFILE";
+  const state = Deno.permissions.querySync({ name: "env", variable }).state;
+  return state === "granted" ? Deno.env.get(variable) || undefined : undefined;
 }
 
 async function handleControl(message: Exclude<ToWorker, { type: "start" }>): Promise<void> {
@@ -214,9 +233,6 @@ async function loop(s: WorkerState): Promise<void> {
     if (timeout > 0) Atomics.wait(control, Control.doorbell, bell, timeout);
   }
   handle.close();
-  const id = s.closeRequest!;
-  scope.postMessage({ type: "reply", id, value: null });
-  scope.close();
 }
 
 function clockHeld(control: Int32Array): boolean {

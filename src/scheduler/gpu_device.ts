@@ -57,10 +57,16 @@ export interface GpuExecDeviceOptions {
 
 const runtimeImage = new URL("../../build/reef_runtime.fatbin", import.meta.url);
 
-/** Events recorded after launches on one stream, oldest first, reused from a free list. */
+/**
+ * Events recorded after launches on one stream, oldest first, in a ring that grows only when every
+ * event is pending: the scheduler loop polls it about two million times a second, and tracking
+ * must not allocate there (young-generation collections stall the loop for up to a millisecond).
+ */
 class LaunchTracker {
-  #pending: Event[] = [];
-  #free: Event[] = [];
+  #events: Event[] = [];
+  /** Index of the oldest pending event. */
+  #head = 0;
+  #pending = 0;
   #device: Device;
 
   constructor(device: Device) {
@@ -68,20 +74,34 @@ class LaunchTracker {
   }
 
   recorded(stream: Stream): void {
-    const event = this.#free.pop() ?? this.#device.createEvent();
+    if (this.#pending === this.#events.length) this.#grow();
+    const event = this.#events[(this.#head + this.#pending) % this.#events.length]!;
     event.record(stream);
-    this.#pending.push(event);
+    this.#pending++;
   }
 
   inFlight(): number {
-    let done = 0;
-    while (done < this.#pending.length && this.#pending[done]!.query()) done++;
-    if (done > 0) this.#free.push(...this.#pending.splice(0, done));
-    return this.#pending.length;
+    const events = this.#events;
+    while (this.#pending > 0 && events[this.#head]!.query()) {
+      this.#head = (this.#head + 1) % events.length;
+      this.#pending--;
+    }
+    return this.#pending;
   }
 
   clear(): void {
-    this.#free.push(...this.#pending.splice(0));
+    this.#pending = 0;
+  }
+
+  /** Adds an event after the pending ones (all of them: the ring is full), oldest first. */
+  #grow(): void {
+    const events = this.#events;
+    this.#events = [
+      ...events.slice(this.#head),
+      ...events.slice(0, this.#head),
+      this.#device.createEvent(),
+    ];
+    this.#head = 0;
   }
 }
 

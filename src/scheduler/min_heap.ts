@@ -4,6 +4,13 @@
  * @module
  */
 
+/** Swaps two items in place (a destructuring swap allocates an array where it is not optimized). */
+function swap<T>(items: T[], i: number, j: number): void {
+  const item = items[i]!;
+  items[i] = items[j]!;
+  items[j] = item;
+}
+
 /** A binary min-heap: {@linkcode MinHeap.pop} returns the least item under `before`. */
 export class MinHeap<T> {
   readonly #items: T[] = [];
@@ -36,7 +43,7 @@ export class MinHeap<T> {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (!this.#before(items[i]!, items[parent]!)) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      swap(items, i, parent);
       i = parent;
     }
   }
@@ -56,7 +63,7 @@ export class MinHeap<T> {
       if (left < items.length && this.#before(items[left]!, items[least]!)) least = left;
       if (right < items.length && this.#before(items[right]!, items[least]!)) least = right;
       if (least === i) break;
-      [items[i], items[least]] = [items[least]!, items[i]!];
+      swap(items, i, least);
       i = least;
     }
     return top;

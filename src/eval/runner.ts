@@ -2,7 +2,7 @@
  * Runs a workload against a benchmark target (the scheduler on the GPU or on the simulated
  * device, bound by the caller) and collects a labelled {@linkcode RunResult}.
  *
- * The run goes: load every model once; one warm-up inference per client, then rounds of RT
+ * The run goes: load every model once; two warm-up inferences per client, then rounds of RT
  * inferences released while BE ones run (all excluded); if the workload asks for staggered RT
  * starts, 5 standalone inferences per RT client to measure their latencies; then the measured
  * run. Open-loop clients (uniform, Poisson, trace) submit their whole schedule up front with
@@ -152,6 +152,13 @@ async function submitChecked(
   return timings;
 }
 
+/**
+ * Warm-up inferences per client, one after another, before the contended rounds. The last one's
+ * latency is the client's latency alone: the first inference of a fresh scheduler pays one-time
+ * costs, and RT released at half of that would come after BE had finished.
+ */
+const SOLO_WARMUP_INFERENCES = 2;
+
 /** Rounds of {@linkcode contendedWarmup}. */
 const CONTENDED_WARMUP_ROUNDS = 5;
 
@@ -161,7 +168,7 @@ const CONTENDED_WARMUP_ROUNDS = 5;
  * scheduler's preemption code for the first time. (It does not reach padding, which needs RT tasks
  * queued behind one another: the first RT inference of a padded DKP run on the H100 still takes
  * 1.2-4x the median.) Nothing for a workload without both priorities.
- * @param aloneUs Each client's latency alone, µs (its first warm-up).
+ * @param aloneUs Each client's latency alone, µs (its last solo warm-up).
  */
 async function contendedWarmup(
   workload: Workload,
@@ -213,8 +220,10 @@ export async function runWorkload(
   if (options.warmup ?? true) {
     const aloneUs = new Map<string, number>();
     for (const client of workload.clients) {
-      const t = await submitChecked(target, client, undefined);
-      aloneUs.set(client.name, t.finishedUs - t.submittedUs);
+      for (let i = 0; i < SOLO_WARMUP_INFERENCES; i++) {
+        const t = await submitChecked(target, client, undefined);
+        aloneUs.set(client.name, t.finishedUs - t.submittedUs);
+      }
     }
     await contendedWarmup(workload, target, aloneUs);
   }

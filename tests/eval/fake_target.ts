@@ -35,6 +35,8 @@ export interface Submission {
 export interface FakeTargetOptions {
   /** Service time of one inference per model, µs. */
   serviceUs: Record<string, number>;
+  /** Added to the first inference of each model, µs (a real device's one-time costs). */
+  coldExtraUs?: number;
   /** Recorded per preemption as the preempt latency; defaults to 10. */
   preemptLatencyUs?: number;
   /** Recorded per preemption as the quiesce latency; defaults to 25. */
@@ -66,6 +68,8 @@ export class FakeTarget implements BenchTarget {
   #running: Job | undefined;
   #runningSinceUs = 0;
   #pumping = false;
+  /** Models that have run an inference. */
+  #served = new Set<string>();
 
   constructor(options: FakeTargetOptions) {
     this.#options = options;
@@ -111,6 +115,8 @@ export class FakeTarget implements BenchTarget {
       return Promise.reject(new Error(`Model "${model}" crashed`));
     }
     const releaseUs = Math.max(releaseAtUs ?? this.#now, this.#now);
+    const cold = !this.#served.has(model);
+    this.#served.add(model);
     return new Promise((resolve) => {
       this.#waiting.push({
         client,
@@ -118,7 +124,7 @@ export class FakeTarget implements BenchTarget {
         model,
         releaseUs,
         submittedUs: releaseUs,
-        remainingUs: this.#options.serviceUs[model],
+        remainingUs: this.#options.serviceUs[model] + (cold ? this.#options.coldExtraUs ?? 0 : 0),
         preemptions: 0,
         resolve,
       });

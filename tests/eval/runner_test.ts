@@ -41,7 +41,7 @@ Deno.test("open-loop requests are released on the target's clock exactly as sche
     assert.equal(r.latencyUs, 2_000);
   });
   // The whole open-loop schedule was submitted before the run started, with release times.
-  const measured = target.submissions.slice(12).filter((s) => s.client === "rt-vgg19");
+  const measured = target.submissions.slice(14).filter((s) => s.client === "rt-vgg19");
   assert.ok(measured.every((s) => s.releaseAtUs !== undefined));
   assert.ok(measured.every((s) => s.calledAtUs < (measured[0].releaseAtUs as number)));
 });
@@ -61,19 +61,26 @@ Deno.test("closed-loop clients resubmit on completion until the duration ends", 
   assert.equal(result.summary.wallUs, Math.max(1e6, be[be.length - 1].finishedUs));
 });
 
-Deno.test("warm-up inferences run first, one per client then RT amid BE, and are not counted", async () => {
+Deno.test("warm-up inferences run first, two per client then RT amid BE, and are not counted", async () => {
   const target = new FakeTarget({
     serviceUs: SERVICE_US,
+    // The first inference of each model is slow, as on a fresh GPU scheduler.
+    coldExtraUs: 30_000,
     initialStats: { preemptLatenciesUs: [999], quiesceLatenciesUs: [999], selectionTimesUs: [9] },
   });
+  const statsBefore = target.stats().preemptLatenciesUs.length;
   const result = await runWorkload(mixedWorkload(), target, OPTIONS);
   assert.deepEqual(target.loaded, ["vgg19", "resnet152"]);
   assert.deepEqual(
-    target.submissions.slice(0, 2).map((s) => [s.client, s.releaseAtUs]),
-    [["rt-vgg19", undefined], ["be-resnet152", undefined]],
+    target.submissions.slice(0, 4).map((s) => [s.client, s.releaseAtUs]),
+    [["rt-vgg19", undefined], ["rt-vgg19", undefined], ["be-resnet152", undefined], [
+      "be-resnet152",
+      undefined,
+    ]],
   );
-  // Then 5 rounds: BE released first, RT halfway through BE's warm-up latency (8 ms / 2).
-  const rounds = target.submissions.slice(2, 12);
+  // Then 5 rounds: BE released first, RT halfway through BE's warm latency (8 ms / 2, not the
+  // cold first one's 38 ms / 2, which would release RT after BE finished), so each preempts.
+  const rounds = target.submissions.slice(4, 14);
   for (let r = 0; r < 5; r++) {
     const [be, rt] = [rounds[2 * r]!, rounds[2 * r + 1]!].sort((a, b) =>
       a.client.localeCompare(b.client)
@@ -81,7 +88,10 @@ Deno.test("warm-up inferences run first, one per client then RT amid BE, and are
     assert.equal(be.client, "be-resnet152");
     assert.equal(rt.releaseAtUs! - be.releaseAtUs!, 4_000);
   }
-  assert.equal(target.submissions.length, 12 + result.requests.length);
+  const warmupPreemptions = target.stats().preemptLatenciesUs.length - statsBefore -
+    result.stats.preemptLatenciesUs.length;
+  assert.equal(warmupPreemptions, 5);
+  assert.equal(target.submissions.length, 14 + result.requests.length);
   // Only statistics of the measured run are kept.
   assert.ok(!result.stats.preemptLatenciesUs.includes(999));
   assert.equal(result.stats.preemptLatenciesUs.length, result.summary.priorities.be.preemptions);
@@ -137,8 +147,8 @@ Deno.test("workloads that ask for it get staggered RT starts from measured laten
   // Period 50 ms, latencies 2 + 5 ms: gap (50 - 7) / 2 = 21.5 ms; b starts at 2 + 21.5 ms.
   assert.deepEqual(result.startOffsetsUs, { a: 0, b: 23_500 });
   assert.equal(result.requests.find((r) => r.client === "b")?.releaseUs, 23_500);
-  // 2 warm-ups and 2 x 5 standalone inferences precede the run.
-  assert.equal(target.submissions.length, 12 + result.requests.length);
+  // 2 x 2 warm-ups and 2 x 5 standalone inferences precede the run.
+  assert.equal(target.submissions.length, 14 + result.requests.length);
 });
 
 Deno.test("built-in workload D runs end to end with staggered RT clients", async () => {
@@ -171,15 +181,15 @@ Deno.test("a failed inference fails the run with the client and model named", as
 });
 
 Deno.test("a failure during the run is reported after every request has settled", async () => {
-  // Call 12 + 50 + 3 is the third closed-loop BE request, after the whole RT schedule was
-  // submitted (12 warm-ups: one per client, then 5 rounds of both).
-  const target = new FakeTarget({ serviceUs: SERVICE_US, failingCall: 65 });
+  // Call 14 + 50 + 3 is the third closed-loop BE request, after the whole RT schedule was
+  // submitted (14 warm-ups: two per client, then 5 rounds of both).
+  const target = new FakeTarget({ serviceUs: SERVICE_US, failingCall: 67 });
   await assert.rejects(
     runWorkload(mixedWorkload(), target, OPTIONS),
     /Inference of client "be-resnet152" \(model "resnet152"\) failed/,
   );
   // The closed loop stopped at the failure; the open-loop RT requests all completed.
-  assert.equal(target.submissions.length, 65);
+  assert.equal(target.submissions.length, 67);
 });
 
 Deno.test("inconsistent timings from the target are reported", async () => {
@@ -280,7 +290,8 @@ Deno.test("a closed-loop request already due when the client sends it counts fro
       stats: () => fake.stats(),
     };
     await runWorkload(workload, target, OPTIONS);
-    const measured = fake.submissions.slice(2);
+    // After the two warm-ups and the first measured request (released at the run's start).
+    const measured = fake.submissions.slice(3);
     assert.ok(measured.length > 10);
     assert.ok(
       measured.every((s) => (s.releaseAtUs === undefined) === (lagUs > 0)),

@@ -47,6 +47,12 @@ export interface RunResult {
   standaloneLatencyUs: Record<string, number>;
   requests: RequestRecord[];
   stats: TargetStats;
+  /**
+   * Preempt latencies of the excluded warm-up, µs: empty where the mode never preempts, and
+   * where it does, the evidence that the measured run's first preemption was not the scheduler's
+   * first (absent from runs made before session 14).
+   */
+  warmupPreemptLatenciesUs?: number[];
   summary: RunSummary;
 }
 
@@ -159,6 +165,7 @@ const runFileSchema = z.object({
     quiesceLatenciesUs: z.array(finite),
     selectionTimesUs: z.array(finite),
   }),
+  warmupPreemptLatenciesUs: z.array(finite).optional(),
   summary: z.object({ wallUs: finite }).passthrough(),
 });
 
@@ -188,6 +195,9 @@ export async function readRunFile(path: string): Promise<RunResult> {
     clients: data.clients,
     startOffsetsUs: data.startOffsetsUs,
     standaloneLatencyUs: data.standaloneLatencyUs,
+    ...(data.warmupPreemptLatenciesUs === undefined
+      ? {}
+      : { warmupPreemptLatenciesUs: data.warmupPreemptLatenciesUs }),
     requests: data.requests,
     stats: data.stats,
     summary: summarizeRun(data.clients, data.requests, data.summary.wallUs, data.stats),

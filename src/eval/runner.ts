@@ -217,6 +217,7 @@ export async function runWorkload(
   for (const model of new Set(workload.clients.map((c) => c.model))) {
     await target.loadModel(model);
   }
+  const statsAtStart = await target.stats();
   if (options.warmup ?? true) {
     const aloneUs = new Map<string, number>();
     for (const client of workload.clients) {
@@ -425,6 +426,9 @@ export async function runWorkload(
     clients,
     startOffsetsUs,
     standaloneLatencyUs,
+    warmupPreemptLatenciesUs: statsBefore.preemptLatenciesUs.slice(
+      statsAtStart.preemptLatenciesUs.length,
+    ),
     requests: records,
     stats,
     summary: summarizeRun(clients, records, wallUs, stats),

@@ -193,12 +193,15 @@ Deno.test("request CSV has one row per request with the documented columns", () 
 Deno.test("run files round-trip and their summary is recomputed from the requests", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const run = sampleRun();
+    const run = { ...sampleRun(), warmupPreemptLatenciesUs: [108.2, 9.1] };
     assert.equal(runFileBaseName(run.label), "A-reset-raw-n_be4-modelvgg19");
     const paths = await writeRunFiles(run, join(dir, "nested"));
     assert.ok(paths.csv.endsWith("A-reset-raw-n_be4-modelvgg19.csv"));
     const back = await readRunFile(paths.json);
     assert.deepEqual(back, run);
+    // Files written before runs recorded their warm-up read without it.
+    const older = await writeRunFiles(sampleRun(), join(dir, "older"));
+    assert.equal((await readRunFile(older.json)).warmupPreemptLatenciesUs, undefined);
     // A summary edited by hand does not survive reading.
     const edited = JSON.parse(await Deno.readTextFile(paths.json));
     edited.summary.completed = 999;

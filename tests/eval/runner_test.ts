@@ -91,6 +91,8 @@ Deno.test("warm-up inferences run first, two per client then RT amid BE, and are
   const warmupPreemptions = target.stats().preemptLatenciesUs.length - statsBefore -
     result.stats.preemptLatenciesUs.length;
   assert.equal(warmupPreemptions, 5);
+  // The result records them, apart from the measured run's and the target's earlier ones.
+  assert.deepEqual(result.warmupPreemptLatenciesUs, [10, 10, 10, 10, 10]);
   assert.equal(target.submissions.length, 14 + result.requests.length);
   // Only statistics of the measured run are kept.
   assert.ok(!result.stats.preemptLatenciesUs.includes(999));

@@ -15,7 +15,7 @@ Deno.test("REEF_WORKER_HEAP_PROFILE makes the worker write its allocation profil
       stderr: "piped",
     }).output();
     assert.equal(code, 0, new TextDecoder().decode(stderr));
-    const files = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+    const files = (await Array.fromAsync(Deno.readDir(dir))).map((entry) => entry.name);
     assert.equal(files.length, 1);
     assert.match(files[0]!, /^worker-\d+-\d+\.heapprofile$/);
     const profile: HeapProfile = JSON.parse(await Deno.readTextFile(join(dir, files[0]!)));

@@ -1,8 +1,8 @@
 /**
  * Where the scheduler loop allocates (issue 7: DISB B's preemption tail follows host stalls of
  * about 1 ms, and the worker's young-generation collections, 0.6-1.1 ms each, are the suspect).
- * Runs B's pattern (RT VGG-19 released uniformly at 220/s, BE ResNet-152 in a closed loop of at
- * most 220/s) through the worker's own parts (the policy in a mode, `settle`, the device the
+ * Runs B's pattern (its RT client released uniformly, its BE client in a closed loop capped at its
+ * rate, both read from the built-in workload: VGG-19 and ResNet-152 at 220/s) through the worker's own parts (the policy in a mode, `settle`, the device the
  * worker would own) in this thread, under V8's sampling heap profiler, and reports the bytes
  * allocated per second, per request and per loop pass, and by allocation site. The worker's ring
  * and message code is not in it: read `src/scheduler/worker.ts` for that part.
@@ -16,12 +16,11 @@ import { parseArgs } from "node:util";
 import { createDevice as createGpuDevice } from "../../src/scheduler/gpu_factory.ts";
 import { createDevice as createSimDevice } from "../../src/gpu/sim/factory.ts";
 import type { DeviceModel } from "../../src/scheduler/device_handle.ts";
-import { nextWakeUs, settle } from "../../src/scheduler/drive.ts";
+import { createPolicy, nextWakeUs, settle } from "../../src/scheduler/drive.ts";
 import { type Mode, MODES } from "../../src/scheduler/mode.ts";
-import { KernelPadder } from "../../src/scheduler/padding.ts";
-import { SchedulerPolicy } from "../../src/scheduler/policy.ts";
 import { allocationSites, HeapSampler } from "../../src/scheduler/heap_sampler.ts";
 import type { TaskResult } from "../../src/scheduler/task.ts";
+import { loadBuiltinWorkload, type WorkloadClient } from "../../src/eval/workload.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -40,23 +39,26 @@ if (out === undefined || !["gpu", "sim"].includes(values.device) || !MODES.inclu
   console.error("Usage: loop_allocation.ts <out.json> [--device gpu|sim] (see the module notes)");
   Deno.exit(2);
 }
-/** B's rate, RT and BE alike. */
-const PERIOD_US = 1e6 / 220;
+const workload = await loadBuiltinWorkload("B");
+const rtSpec = workload.clients.find((c) => c.priority === "rt")!;
+const beSpec = workload.clients.find((c) => c.priority === "be")!;
+/** Period of a client's arrivals: B's RT is uniform and its BE closed loop at most this often. */
+const periodUs = (client: WorkloadClient) =>
+  1e6 / (client.arrival as { rate_per_s: number }).rate_per_s;
+const rtPeriodUs = periodUs(rtSpec);
+const bePeriodUs = periodUs(beSpec);
 
 const spec = { kind: values.device, modelDir: values.models };
 const handle = values.device === "gpu" ? createGpuDevice(spec) : createSimDevice(spec);
 const device = handle.device;
 const clock = handle.clock;
-const rtModel = await handle.loadModel("vgg19");
-const beModel = await handle.loadModel("resnet152");
-const policy = new SchedulerPolicy(device, {
-  mode,
-  ...(mode === "reef" ? { padder: new KernelPadder() } : {}),
-});
+const rtModel = await handle.loadModel(rtSpec.model);
+const beModel = await handle.loadModel(beSpec.model);
+const policy = createPolicy(device, mode);
 policy.addModel(rtModel);
 policy.addModel(beModel);
-const rtClient = policy.openClient("rt", "rt-vgg19");
-const beClient = mode === "rt-only" ? undefined : policy.openClient("be", "be-resnet152");
+const rtClient = policy.openClient("rt", rtSpec.name);
+const beClient = mode === "rt-only" ? undefined : policy.openClient("be", beSpec.name);
 
 function randomInputs(model: DeviceModel): Map<string, Uint8Array> {
   return new Map(model.inputs.map((slot) => {
@@ -97,7 +99,7 @@ interface Counts {
 function run(seconds: number): Counts {
   const startUs = device.now() + 1_000;
   const endUs = startUs + seconds * 1e6;
-  for (let at = startUs; at < endUs; at += PERIOD_US) submit("rt", at);
+  for (let at = startUs; at < endUs; at += rtPeriodUs) submit("rt", at);
   let beReleaseUs = startUs;
   if (beClient !== undefined) submit("be", beReleaseUs);
   const results: TaskResult[] = [];
@@ -113,7 +115,7 @@ function run(seconds: number): Counts {
       counts.be++;
       const now = device.now();
       if (now >= endUs) continue;
-      beReleaseUs = Math.max(now, beReleaseUs + PERIOD_US);
+      beReleaseUs = Math.max(now, beReleaseUs + bePeriodUs);
       submit("be", beReleaseUs);
     }
     const completed = results.length > 0;

@@ -6,8 +6,27 @@
  */
 
 import type { VirtualClock } from "./device_handle.ts";
-import type { SchedulerPolicy } from "./policy.ts";
+import type { ExecDevice } from "./exec_device.ts";
+import type { Mode } from "./mode.ts";
+import { KernelPadder } from "./padding.ts";
+import { SchedulerPolicy } from "./policy.ts";
 import type { TaskResult } from "./task.ts";
+
+/**
+ * The policy a scheduler runs in `mode` on `device`: with dynamic kernel padding in `reef` mode.
+ * @param deviceQueueCap kernels in flight per bounded stream; the policy's default when omitted.
+ */
+export function createPolicy(
+  device: ExecDevice,
+  mode: Mode,
+  deviceQueueCap?: number,
+): SchedulerPolicy {
+  return new SchedulerPolicy(device, {
+    mode,
+    ...(deviceQueueCap === undefined ? {} : { deviceQueueCap }),
+    ...(mode === "reef" ? { padder: new KernelPadder() } : {}),
+  });
+}
 
 /**
  * Steps the policy until a step changes nothing, appending completions to `sink`.

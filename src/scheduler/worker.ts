@@ -20,9 +20,8 @@
 
 import { type BlobLayout, blobLayout } from "./arena.ts";
 import type { CreateDevice, DeviceHandle, DeviceModel } from "./device_handle.ts";
-import { nextWakeUs, settle } from "./drive.ts";
-import { SchedulerPolicy } from "./policy.ts";
-import { KernelPadder } from "./padding.ts";
+import { createPolicy, nextWakeUs, settle } from "./drive.ts";
+import type { SchedulerPolicy } from "./policy.ts";
 import {
   CLOCK_BYTE_OFFSET,
   COMPLETION_FIELDS,
@@ -73,11 +72,7 @@ class WorkerState {
   constructor(handle: DeviceHandle, start: Extract<ToWorker, { type: "start" }>) {
     const b = start.buffers;
     this.handle = handle;
-    this.policy = new SchedulerPolicy(handle.device, {
-      mode: start.mode,
-      deviceQueueCap: start.deviceQueueCap,
-      ...(start.mode === "reef" ? { padder: new KernelPadder() } : {}),
-    });
+    this.policy = createPolicy(handle.device, start.mode, start.deviceQueueCap);
     this.control = new Int32Array(b.control, 0, CLOCK_BYTE_OFFSET / 4);
     this.clock = new Float64Array(b.control, CLOCK_BYTE_OFFSET, 1);
     this.submissions = new RecordRing(b.submissions, b.ringCapacity, SUBMISSION_FIELDS);

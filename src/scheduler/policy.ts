@@ -589,16 +589,23 @@ export class SchedulerPolicy {
     return started;
   }
 
+  // #beRunning and #beIdle run on every loop pass of a preemption: plain loops, because a closure
+  // (over `this`) may be allocated on each call.
+
   /** Whether any BE queue's head task has started and not completed. */
   #beRunning(): boolean {
-    return this.#beQueues.some((q) => {
-      const task = q.tasks.peek();
-      return task !== undefined && !Number.isNaN(task.startedUs);
-    });
+    for (const queue of this.#beQueues) {
+      const task = queue.tasks.peek();
+      if (task !== undefined && !Number.isNaN(task.startedUs)) return true;
+    }
+    return false;
   }
 
   #beIdle(): boolean {
-    return this.#beQueues.every((q) => this.#device.idle(q.stream));
+    for (const queue of this.#beQueues) {
+      if (!this.#device.idle(queue.stream)) return false;
+    }
+    return true;
   }
 
   /**

@@ -259,6 +259,40 @@ Deno.test("occupancy follows threads and shared memory; a block too large is ref
   });
 });
 
+Deno.test("blocks spread over the SMs take no SM beyond its room", () => {
+  const pkg = (name: string, blocks: number, threads: number): SimPackage => ({
+    name,
+    storage: new Map([["output", 4]]),
+    kernels: [{
+      name: "k",
+      grid: [blocks, 1, 1],
+      block: [threads, 1, 1],
+      sharedMemory: 0,
+      timeUs: 100,
+      waveUs: [],
+      blocksPerSm: undefined,
+    }],
+    latencyUs: 100,
+    inputs: [],
+    outputs: [{ name: "output", storage: "output", bytes: 4 }],
+  });
+  const device = new SimDevice({ sms: 3, trace: true });
+  // Four blocks at two per SM go 2, 1, 1; the 32 small blocks then fit at once, 16 on each SM with
+  // room left. Placing the four once moved the round-robin start mid-way and put three on one SM,
+  // whose negative room then held half the small blocks back a wave (and corrupted the counts).
+  const four = device.addModel(pkg("four", 4, 1024));
+  const small = device.addModel(pkg("small", 32, 32));
+  const a = device.createStream("normal");
+  const b = device.createStream("normal");
+  device.launch(a, device.createInstance(four.info.id), 0, 1, "raw");
+  device.launch(b, device.createInstance(small.info.id), 0, 1, "raw");
+  device.synchronize(a);
+  device.synchronize(b);
+  const [first, second] = device.kernelTrace;
+  assert.deepEqual([first!.model, first!.startUs, first!.endUs], ["four", 7, 107]);
+  assert.deepEqual([second!.model, second!.firstBlockUs, second!.endUs], ["small", 11, 111]);
+});
+
 Deno.test("misuse is refused with a message naming what is wrong", async () => {
   const { device, models } = await deviceWithModels(["chain6"]);
   const chain = models.get("chain6")!;

@@ -864,8 +864,10 @@ export class SimDevice implements ExecDevice, VirtualClock {
       version: 0,
     };
     const info = kernel.kernel.info;
+    // The round-robin start is read once: it moves below, and each SM must be visited once.
+    const first = this.#nextSm;
     for (let i = 0; i < sms; i++) {
-      const sm = (this.#nextSm + i) % sms;
+      const sm = (first + i) % sms;
       let count = Math.min(fits[sm]!, level);
       if (extra > 0 && fits[sm]! > level) {
         count++;

@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { LoopStall } from "../scheduler/stats.ts";
 import type { Priority } from "./workload.ts";
 
 /** How a percentile is computed from a sample. */
@@ -176,6 +177,11 @@ export interface TargetStats {
   quiesceLatenciesUs: number[];
   /** Per scheduling decision that selected work to launch (REEF's kernel selection), µs. */
   selectionTimesUs: number[];
+  /**
+   * The scheduler loop's stalls so far, on the target's clock; absent where the target does not
+   * record them (the runner keeps those of the measured run in the run result).
+   */
+  loopStalls?: LoopStall[];
 }
 
 /** Metrics of a whole run. */

@@ -6,6 +6,7 @@
 
 import { join } from "node:path";
 import { z } from "zod";
+import type { LoopStall } from "../scheduler/stats.ts";
 import { formatCsv } from "./csv.ts";
 import {
   type ClientInfo,
@@ -53,6 +54,12 @@ export interface RunResult {
    * first (absent from runs made before session 14).
    */
   warmupPreemptLatenciesUs?: number[];
+  /**
+   * Stalls of the scheduler's loop that overlap the measured run, µs after its start like the
+   * request times: where an RT request waited on the host, whether the loop was held (absent from
+   * runs made before session 15 and from targets that do not record them).
+   */
+  loopStalls?: LoopStall[];
   summary: RunSummary;
 }
 
@@ -166,6 +173,7 @@ const runFileSchema = z.object({
     selectionTimesUs: z.array(finite),
   }),
   warmupPreemptLatenciesUs: z.array(finite).optional(),
+  loopStalls: z.array(z.object({ atUs: finite, durationUs: finite })).optional(),
   summary: z.object({ wallUs: finite }).passthrough(),
 });
 
@@ -198,6 +206,7 @@ export async function readRunFile(path: string): Promise<RunResult> {
     ...(data.warmupPreemptLatenciesUs === undefined
       ? {}
       : { warmupPreemptLatenciesUs: data.warmupPreemptLatenciesUs }),
+    ...(data.loopStalls === undefined ? {} : { loopStalls: data.loopStalls }),
     requests: data.requests,
     stats: data.stats,
     summary: summarizeRun(data.clients, data.requests, data.summary.wallUs, data.stats),

@@ -12,6 +12,7 @@
  * @module
  */
 
+import type { LoopStall } from "../scheduler/stats.ts";
 import { closedLoopArrivals, type OpenLoopArrival, openLoopArrivals } from "./arrivals.ts";
 import { type ClientInfo, type RequestRecord, summarizeRun, type TargetStats } from "./metrics.ts";
 import { ProgressReporter, type ProgressSink, stderrProgressSink } from "./progress.ts";
@@ -187,6 +188,12 @@ async function contendedWarmup(
       ...rt.map((client) => submitChecked(target, client, startUs + rtDelayUs)),
     ]);
   }
+}
+
+/** The stalls that overlap `[fromUs, toUs)`, their times made relative to `fromUs`. */
+function stallsWithin(stalls: readonly LoopStall[], fromUs: number, toUs: number): LoopStall[] {
+  return stalls.filter((s) => s.atUs < toUs && s.atUs + s.durationUs > fromUs)
+    .map((s) => ({ atUs: s.atUs - fromUs, durationUs: s.durationUs }));
 }
 
 /**
@@ -429,6 +436,9 @@ export async function runWorkload(
     warmupPreemptLatenciesUs: statsBefore.preemptLatenciesUs.slice(
       statsAtStart.preemptLatenciesUs.length,
     ),
+    ...(statsAfter.loopStalls === undefined
+      ? {}
+      : { loopStalls: stallsWithin(statsAfter.loopStalls, t0, t0 + wallUs) }),
     requests: records,
     stats,
     summary: summarizeRun(clients, records, wallUs, stats),

@@ -155,13 +155,14 @@ export class SchedulerTarget implements BenchTarget, AsyncDisposable {
     return this.#scheduler.nowUs();
   }
 
-  /** The scheduler's preemption, quiesce and (`reef` mode) kernel-selection times. */
+  /** The scheduler's preemption, quiesce and (`reef` mode) kernel-selection times, and loop stalls. */
   async stats(): Promise<TargetStats> {
     const stats = await this.#scheduler.stats();
     return {
       preemptLatenciesUs: [...stats.preemptLatenciesUs],
       quiesceLatenciesUs: [...stats.quiesceLatenciesUs],
       selectionTimesUs: [...stats.selectionTimesUs],
+      loopStalls: [...stats.loopStalls],
     };
   }
 

@@ -26,7 +26,7 @@ import { checkInputs } from "./inputs.ts";
 import { MinHeap } from "./min_heap.ts";
 import { type Mode, type ModeTraits, modeTraits } from "./mode.ts";
 import type { PaddingCursor, RtKernelPadder } from "./padding.ts";
-import type { PreemptionRecord, RestoreRecord, SchedulerStats } from "./stats.ts";
+import type { PolicyStats, PreemptionRecord, RestoreRecord } from "./stats.ts";
 import type { ClientId, Priority, TaskRequest, TaskResult } from "./task.ts";
 
 /** BE device-queue capacity when none is given: REEF's `be_stream_device_queue_cap`. */
@@ -266,7 +266,7 @@ export class SchedulerPolicy {
   }
 
   /** A snapshot of the counters and preemption records. */
-  stats(): SchedulerStats {
+  stats(): PolicyStats {
     const preemptions: PreemptionRecord[] = this.#preemptions.map((p) => ({
       rtTask: p.rtTask,
       preemptUs: p.preemptUs,

@@ -5,7 +5,10 @@
  */
 
 import type { Mode } from "./mode.ts";
+import type { LoopStall } from "./stall_log.ts";
 import type { Priority } from "./task.ts";
+
+export type { LoopStall } from "./stall_log.ts";
 
 /** Where a preempted BE task resumed. */
 export interface RestoreRecord {
@@ -32,8 +35,8 @@ export interface PreemptionRecord {
   readonly restores: readonly RestoreRecord[];
 }
 
-/** A snapshot of the scheduler's counters. */
-export interface SchedulerStats {
+/** A snapshot of the scheduling policy's counters. */
+export interface PolicyStats {
   /** Device name; a simulated device says so. */
   readonly device: string;
   /** True on the simulated device: never report these numbers as GPU results. */
@@ -58,3 +61,24 @@ export interface SchedulerStats {
   /** `reef` mode: RT kernels launched padded with BE blocks (0 in other modes). */
   readonly paddedKernels: number;
 }
+
+/** A snapshot of the scheduler's counters: the policy's, and its loop's. */
+export interface SchedulerStats extends PolicyStats {
+  /**
+   * Real-time devices: the worker loop's last stalls, gaps of at least
+   * {@linkcode LOOP_STALL_THRESHOLD_US} between two polling passes (empty on a virtual device).
+   */
+  readonly loopStalls: readonly LoopStall[];
+  /** Stalls since the scheduler started, those no longer in `loopStalls` included. */
+  readonly loopStallsRecorded: number;
+}
+
+/**
+ * A loop pass starting this long after the previous one is a stall, µs: half the millisecond host
+ * waits of RT requests seen in DISB B and C on the H100 (sessions 13 and 14). A pass that launches
+ * a large model's kernels at once can take about as long by itself (some 4 µs a launch).
+ */
+export const LOOP_STALL_THRESHOLD_US = 500;
+
+/** Stalls the worker keeps, the last ones: two seconds of them at the threshold. */
+export const LOOP_STALL_CAPACITY = 4096;

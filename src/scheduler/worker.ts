@@ -13,6 +13,10 @@
  * main thread counts them in `pendingMessages` and rings the doorbell, and the loop yields to the
  * event loop until they are delivered, then awaits their handling.
  *
+ * On a real-time device the loop also logs its stalls (stall_log.ts): passes that began
+ * {@linkcode LOOP_STALL_THRESHOLD_US} or more after the previous one, which the `stats` reply
+ * carries; its deliberate waits (the backoff, control messages) are excluded.
+ *
  * With `REEF_WORKER_HEAP_PROFILE=<prefix>` in the environment, the worker samples what it allocates
  * from start to close and writes `<prefix>-<pid>-<ms>.heapprofile` (see heap_sampler.ts).
  * @module
@@ -37,6 +41,8 @@ import {
 } from "./protocol.ts";
 import { RecordRing } from "./ring.ts";
 import { HeapSampler } from "./heap_sampler.ts";
+import { StallLog } from "./stall_log.ts";
+import { LOOP_STALL_CAPACITY, LOOP_STALL_THRESHOLD_US, type SchedulerStats } from "./stats.ts";
 import type { TaskResult } from "./task.ts";
 
 interface WorkerScope {
@@ -67,6 +73,7 @@ class WorkerState {
   readonly blobs = new Map<number, { offset: number; model: Model }>();
   /** Completion records the ring had no room for yet. */
   readonly backlog: Float64Array[] = [];
+  readonly stalls = new StallLog(LOOP_STALL_THRESHOLD_US, LOOP_STALL_CAPACITY);
   closeRequest: number | undefined;
 
   constructor(handle: DeviceHandle, start: Extract<ToWorker, { type: "start" }>) {
@@ -161,9 +168,15 @@ async function handleControl(message: Exclude<ToWorker, { type: "start" }>): Pro
           value: s.policy.openClient(message.priority, message.name),
         });
         break;
-      case "stats":
-        scope.postMessage({ type: "reply", id: message.id, value: s.policy.stats() });
+      case "stats": {
+        const stats: SchedulerStats = {
+          ...s.policy.stats(),
+          loopStalls: s.stalls.stalls(),
+          loopStallsRecorded: s.stalls.recorded,
+        };
+        scope.postMessage({ type: "reply", id: message.id, value: stats });
         break;
+      }
       case "close":
         // Submissions pushed before the close request are taken first, so none is lost.
         drainSubmissions(s);
@@ -183,14 +196,17 @@ async function handleControl(message: Exclude<ToWorker, { type: "start" }>): Pro
 }
 
 async function loop(s: WorkerState): Promise<void> {
-  const { control, policy, handle } = s;
+  const { control, policy, handle, stalls } = s;
   const virtual = handle.clock;
   const results: TaskResult[] = [];
   let idleSinceUs = NaN;
   for (;;) {
+    // First, so that the gap before a pass that then waits for a message still counts.
+    if (virtual === undefined) stalls.pass(handle.device.now());
     if (Atomics.load(control, Control.pendingMessages) > 0) {
       // A message counted and not yet delivered needs the event loop to run; one delivered is
       // waited for.
+      stalls.pause();
       await (handling.size > 0 ? Promise.race(handling) : yieldToEventLoop());
       continue;
     }
@@ -237,7 +253,10 @@ async function loop(s: WorkerState): Promise<void> {
       ? Infinity
       : (release - now) / 1000 - RELEASE_WAKE_MARGIN_MS;
     const timeout = Math.min(s.idle.idleWaitMs, untilReleaseMs);
-    if (timeout > 0) Atomics.wait(control, Control.doorbell, bell, timeout);
+    if (timeout > 0) {
+      stalls.pause();
+      Atomics.wait(control, Control.doorbell, bell, timeout);
+    }
   }
   handle.close();
 }

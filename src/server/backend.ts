@@ -118,6 +118,8 @@ export interface BackendStats {
   preemptLatenciesUs: number[];
   /** Tasks waiting or running, per scheduler queue. */
   queueDepths: Record<string, number>;
+  /** Stalls of the scheduler's polling loop since the backend started (a running total). */
+  loopStalls: number;
 }
 
 /** What the inference server needs from the scheduler it serves. */

@@ -1,11 +1,12 @@
 /**
  * The server's metrics: requests per model and priority, request latency, in-flight requests, and
- * the scheduler's preemptions and queue depths, read from the backend at each scrape.
+ * the scheduler's preemptions, loop stalls and queue depths, read from the backend at each scrape.
  * @module
  */
 
 import type { BackendStats, Priority } from "./backend.ts";
 import { Counter, Gauge, Histogram, renderExposition } from "./prometheus.ts";
+import { LOOP_STALL_THRESHOLD_US } from "../scheduler/stats.ts";
 
 /** Request latency bucket bounds in seconds: 100 µs to 10 s. */
 const REQUEST_BUCKETS = [
@@ -74,6 +75,12 @@ export class ServerMetrics {
     [],
     PREEMPTION_BUCKETS,
   );
+  readonly #loopStalls = new Counter(
+    "reef_scheduler_loop_stalls_total",
+    `Passes of the scheduler's polling loop that began ${
+      LOOP_STALL_THRESHOLD_US / 1000
+    } ms or more after the previous one (GC, long host work, the OS) since it started.`,
+  );
   readonly #queueDepth = new Gauge(
     "reef_queue_depth",
     "Tasks waiting or running, per scheduler queue.",
@@ -99,6 +106,7 @@ export class ServerMetrics {
   /** Renders every metric, after folding in a fresh snapshot of the scheduler's counters. */
   render(stats: BackendStats): string {
     this.#preemptions.setTotal({}, stats.preemptions);
+    this.#loopStalls.setTotal({}, stats.loopStalls);
     for (const us of stats.preemptLatenciesUs) this.#preemptLatency.observe({}, us / 1e6);
     this.#queueDepth.clear();
     for (const [queue, depth] of Object.entries(stats.queueDepths)) {
@@ -110,6 +118,7 @@ export class ServerMetrics {
       this.#inflight,
       this.#preemptions,
       this.#preemptLatency,
+      this.#loopStalls,
       this.#queueDepth,
     ]);
   }

@@ -280,7 +280,12 @@ export class SchedulerBackend implements InferenceBackend {
         queueDepths[`${priority}:${name}`] = lane.outstanding;
       }
     }
-    return { preemptions: preemptions.length, preemptLatenciesUs: latencies, queueDepths };
+    return {
+      preemptions: preemptions.length,
+      preemptLatenciesUs: latencies,
+      queueDepths,
+      loopStalls: this.#snapshot?.loopStallsRecorded ?? 0,
+    };
   }
 
   /** Closes the scheduler: tasks not started fail, started ones finish. */

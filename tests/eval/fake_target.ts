@@ -51,7 +51,12 @@ export interface FakeTargetOptions {
   corruptTimings?: boolean;
   /** The clock's start, µs; defaults to 5 000 000 so that relative times are visible. */
   startUs?: number;
+  /** Reports a loop stall of {@linkcode FAKE_STALL_US} at every multiple of this on its clock. */
+  stallEveryUs?: number;
 }
+
+/** How long each of the fake's loop stalls lasts, µs. */
+export const FAKE_STALL_US = 700;
 
 /** A deterministic, virtual-time {@linkcode BenchTarget}. */
 export class FakeTarget implements BenchTarget {
@@ -94,10 +99,17 @@ export class FakeTarget implements BenchTarget {
   }
 
   stats(): TargetStats {
+    const every = this.#options.stallEveryUs;
     return {
       preemptLatenciesUs: [...this.#stats.preemptLatenciesUs],
       quiesceLatenciesUs: [...this.#stats.quiesceLatenciesUs],
       selectionTimesUs: [...this.#stats.selectionTimesUs],
+      ...(every === undefined ? {} : {
+        loopStalls: Array.from(
+          { length: Math.floor((this.#now - FAKE_STALL_US) / every) + 1 },
+          (_, k) => ({ atUs: k * every, durationUs: FAKE_STALL_US }),
+        ),
+      }),
     };
   }
 

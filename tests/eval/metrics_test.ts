@@ -193,20 +193,32 @@ Deno.test("request CSV has one row per request with the documented columns", () 
 Deno.test("run files round-trip and their summary is recomputed from the requests", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const run = { ...sampleRun(), warmupPreemptLatenciesUs: [108.2, 9.1] };
+    const run = {
+      ...sampleRun(),
+      warmupPreemptLatenciesUs: [108.2, 9.1],
+      loopStalls: [{ atUs: -200, durationUs: 1_400 }, { atUs: 5_260_000, durationUs: 5_700 }],
+    };
     assert.equal(runFileBaseName(run.label), "A-reset-raw-n_be4-modelvgg19");
     const paths = await writeRunFiles(run, join(dir, "nested"));
     assert.ok(paths.csv.endsWith("A-reset-raw-n_be4-modelvgg19.csv"));
     const back = await readRunFile(paths.json);
     assert.deepEqual(back, run);
-    // Files written before runs recorded their warm-up read without it.
+    // Files written before runs recorded their warm-up and loop stalls read without them.
     const older = await writeRunFiles(sampleRun(), join(dir, "older"));
     assert.equal((await readRunFile(older.json)).warmupPreemptLatenciesUs, undefined);
+    assert.equal((await readRunFile(older.json)).loopStalls, undefined);
     // A summary edited by hand does not survive reading.
     const edited = JSON.parse(await Deno.readTextFile(paths.json));
     edited.summary.completed = 999;
     await Deno.writeTextFile(paths.json, JSON.stringify(edited));
     assert.equal((await readRunFile(paths.json)).summary.completed, 2);
+    edited.loopStalls[1].durationUs = null;
+    await Deno.writeTextFile(paths.json, JSON.stringify(edited));
+    await assert.rejects(
+      readRunFile(paths.json),
+      /Cannot read run result ".*": field "loopStalls\.1\.durationUs"/,
+    );
+    edited.loopStalls[1].durationUs = 5_700;
     edited.requests[0].latencyUs = "slow";
     await Deno.writeTextFile(paths.json, JSON.stringify(edited));
     await assert.rejects(

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { artifactStaggerOffsetsUs, type BenchTarget, runWorkload } from "../../src/eval/runner.ts";
 import type { ProgressSink } from "../../src/eval/progress.ts";
 import { defineWorkload, loadBuiltinWorkload } from "../../src/eval/workload.ts";
-import { FakeTarget } from "./fake_target.ts";
+import { FAKE_STALL_US, FakeTarget } from "./fake_target.ts";
 
 const SERVICE_US = { vgg19: 2_000, resnet152: 8_000, densenet201: 5_000 };
 const OPTIONS = { mode: "reset", commandLine: "reef bench test", progress: false as const };
@@ -98,6 +98,30 @@ Deno.test("warm-up inferences run first, two per client then RT amid BE, and are
   assert.ok(!result.stats.preemptLatenciesUs.includes(999));
   assert.equal(result.stats.preemptLatenciesUs.length, result.summary.priorities.be.preemptions);
   assert.ok(result.stats.selectionTimesUs.every((t) => t === 1));
+});
+
+Deno.test("the result keeps the loop stalls that overlap the measured run, in its time", async () => {
+  const target = new FakeTarget({ serviceUs: SERVICE_US, stallEveryUs: 100_000 });
+  const result = await runWorkload(mixedWorkload(), target, OPTIONS);
+  // The run's start on the target's clock, from the first measured RT release (after the 14
+  // warm-up submissions), given both ways.
+  const rt = result.requests.find((r) => r.client === "rt-vgg19")!;
+  const submitted = target.submissions.slice(14).find((s) => s.client === "rt-vgg19")!;
+  const t0 = submitted.releaseAtUs! - rt.releaseUs;
+  const endUs = t0 + result.summary.wallUs;
+  const expected = [];
+  for (let at = 0; at < endUs; at += 100_000) {
+    if (at + FAKE_STALL_US > t0) expected.push({ atUs: at - t0, durationUs: FAKE_STALL_US });
+  }
+  assert.ok(expected.length >= 10, `${expected.length} stalls in the run`);
+  assert.deepEqual(result.loopStalls, expected);
+  // A target that records none leaves the field out.
+  const plain = await runWorkload(
+    mixedWorkload(),
+    new FakeTarget({ serviceUs: SERVICE_US }),
+    OPTIONS,
+  );
+  assert.equal(plain.loopStalls, undefined);
 });
 
 Deno.test("results are labelled with device, mode, command line, sweep and duration", async () => {

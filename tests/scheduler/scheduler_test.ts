@@ -238,6 +238,41 @@ Deno.test("devices come from the registry: unknown kinds, bad modules and bad sp
   await scheduler.close();
 });
 
+Deno.test("on a real-time device a pass that holds the loop is a recorded stall, an idle wait is not", async () => {
+  registerDeviceFactory(
+    "sim-slow-launch",
+    new URL("./fixtures/slow_launch_sim.ts", import.meta.url),
+  );
+  await withScheduler({ device: { ...sim, kind: "sim-slow-launch" } }, async (scheduler) => {
+    const chain = await scheduler.loadModel("chain6");
+    const rt3 = await scheduler.loadModel("rt3");
+    const rt = await scheduler.openClient("rt", "rt");
+    await rt.infer(chain, inputsFor(chain, 1)); // first-use costs, before what is measured
+    const warm = await scheduler.stats();
+    // Past its 200-µs spin the idle loop waits on the doorbell, 1 ms at a time: some 30 waits
+    // that are no stalls (counted, they would be as many). A loaded machine may deschedule the
+    // worker a few times meanwhile, which are.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const idle = await scheduler.stats();
+    assert.ok(idle.loopStallsRecorded - warm.loopStallsRecorded < 10, JSON.stringify(idle));
+    await rt.infer(rt3, inputsFor(rt3, 2)); // its first launch holds the thread 10 ms
+    const stats = await scheduler.stats();
+    const held = stats.loopStalls.slice(idle.loopStalls.length);
+    assert.ok(
+      held.some((s) => s.durationUs >= 10_000),
+      JSON.stringify([idle.loopStalls, stats.loopStalls]),
+    );
+    assert.equal(stats.loopStallsRecorded, stats.loopStalls.length);
+  });
+  // A virtual device's loop has no wall-clock stalls.
+  await withScheduler({}, async (scheduler) => {
+    const chain = await scheduler.loadModel("chain6");
+    await (await scheduler.openClient("rt", "rt")).infer(chain, inputsFor(chain, 1));
+    const stats = await scheduler.stats();
+    assert.deepEqual([stats.loopStalls, stats.loopStallsRecorded], [[], 0]);
+  });
+});
+
 Deno.test("on a real-time device the worker polls, backs off when idle, and honours release times", async () => {
   registerDeviceFactory("sim-realtime", new URL("./fixtures/realtime_sim.ts", import.meta.url));
   await withScheduler({ device: { ...sim, kind: "sim-realtime" } }, async (scheduler) => {

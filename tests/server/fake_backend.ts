@@ -215,6 +215,7 @@ export class FakeBackend implements InferenceBackend {
       preemptions: this.#preemptions,
       preemptLatenciesUs: latencies,
       queueDepths: { rt: 0, "be-0": this.running },
+      loopStalls: 0,
     };
   }
 

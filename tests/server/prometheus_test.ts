@@ -44,6 +44,7 @@ Deno.test("ServerMetrics drains preemption latencies and rebuilds queue depths p
     preemptions: 2,
     preemptLatenciesUs: [3, 40],
     queueDepths: { "be-1": 4 },
+    loopStalls: 1,
   });
   assert.match(
     first,
@@ -62,9 +63,16 @@ Deno.test("ServerMetrics drains preemption latencies and rebuilds queue depths p
   assert.match(first, /^reef_preemption_latency_seconds_bucket\{le="0.000005"\} 1$/m);
   assert.match(first, /^reef_preemption_latency_seconds_count 2$/m);
   assert.match(first, /^reef_queue_depth\{queue="be-1"\} 4$/m);
+  assert.match(first, /^reef_scheduler_loop_stalls_total 1$/m);
 
-  const second = metrics.render({ preemptions: 3, preemptLatenciesUs: [1], queueDepths: {} });
+  const second = metrics.render({
+    preemptions: 3,
+    preemptLatenciesUs: [1],
+    queueDepths: {},
+    loopStalls: 4,
+  });
   assert.match(second, /^reef_preemptions_total 3$/m);
   assert.match(second, /^reef_preemption_latency_seconds_count 3$/m);
   assert.doesNotMatch(second, /reef_queue_depth\{/);
+  assert.match(second, /^reef_scheduler_loop_stalls_total 4$/m);
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { SimPackage } from "../../src/gpu/sim/model_package.ts";
 import { SIM_DEVICE_NAME, SimDevice } from "../../src/gpu/sim/sim_device.ts";
+import type { DeviceModel } from "../../src/scheduler/device_handle.ts";
 import { deviceWithModels } from "./_fixtures.ts";
 
 const bytesOf = (length: number, seed: number) =>
@@ -12,6 +13,18 @@ async function wide(options = {}) {
   const model = models.get("wide")!;
   const instance = device.createInstance(model.info.id);
   return { device, models, model, instance };
+}
+
+/**
+ * Launches kernel 0 of each model on a stream of its own (normal priority, `a` first), runs both
+ * to the end, and returns the streams and the kernel trace.
+ */
+function launchSideBySide(device: SimDevice, a: DeviceModel, b: DeviceModel) {
+  const streams = [device.createStream("normal"), device.createStream("normal")];
+  device.launch(streams[0]!, device.createInstance(a.info.id), 0, 1, "raw");
+  device.launch(streams[1]!, device.createInstance(b.info.id), 0, 1, "raw");
+  for (const stream of streams) device.synchronize(stream);
+  return { streams, trace: device.kernelTrace };
 }
 
 Deno.test("the simulated device says it is simulated", () => {
@@ -77,14 +90,8 @@ Deno.test("pending high-priority blocks go first, but running blocks are never e
 
 Deno.test("within one priority the older kernel's pending blocks go first", async () => {
   const { device, model } = await wide();
-  const a = device.createStream("normal");
-  const b = device.createStream("normal");
-  device.launch(a, device.createInstance(model.info.id), 0, 1, "raw");
-  device.launch(b, device.createInstance(model.info.id), 0, 1, "raw");
-  device.synchronize(a);
-  device.synchronize(b);
-  const [first, second] = device.kernelTrace;
-  assert.equal(first!.stream, a);
+  const { streams, trace: [first, second] } = launchSideBySide(device, model, model);
+  assert.equal(first!.stream, streams[0]);
   assert.equal(first!.endUs, 407);
   assert.equal(second!.firstBlockUs, 407, "B gets SMs only once A has no pending blocks left");
   assert.equal(second!.endUs, 807);
@@ -282,13 +289,7 @@ Deno.test("blocks spread over the SMs take no SM beyond its room", () => {
   // whose negative room then held half the small blocks back a wave (and corrupted the counts).
   const four = device.addModel(pkg("four", 4, 1024));
   const small = device.addModel(pkg("small", 32, 32));
-  const a = device.createStream("normal");
-  const b = device.createStream("normal");
-  device.launch(a, device.createInstance(four.info.id), 0, 1, "raw");
-  device.launch(b, device.createInstance(small.info.id), 0, 1, "raw");
-  device.synchronize(a);
-  device.synchronize(b);
-  const [first, second] = device.kernelTrace;
+  const { trace: [first, second] } = launchSideBySide(device, four, small);
   assert.deepEqual([first!.model, first!.startUs, first!.endUs], ["four", 7, 107]);
   assert.deepEqual([second!.model, second!.firstBlockUs, second!.endUs], ["small", 11, 111]);
 });

@@ -35,6 +35,7 @@ export {
   type DeviceModel,
   type DeviceSpec,
   type InferenceResult,
+  type LoopStall,
   type Mode,
   MODES,
   registerDeviceFactory,

@@ -2,8 +2,8 @@
  * Where the scheduler loop allocates (issue 7: DISB B's preemption tail follows host stalls of
  * about 1 ms, and the worker's young-generation collections, 0.6-1.1 ms each, are the suspect).
  * Runs B's pattern (its RT client released uniformly, its BE client in a closed loop capped at its
- * rate, both read from the built-in workload: VGG-19 and ResNet-152 at 220/s) through the worker's own parts (the policy in a mode, `settle`, the device the
- * worker would own) in this thread, under V8's sampling heap profiler, and reports the bytes
+ * rate, both read from the built-in workload: VGG-19 and ResNet-152 at 220/s) through the worker's
+ * own parts (the policy in a mode, `settle`, the device the worker would own) in this thread, under V8's sampling heap profiler, and reports the bytes
  * allocated per second, per request and per loop pass, and by allocation site. The worker's ring
  * and message code is not in it: read `src/scheduler/worker.ts` for that part.
  *

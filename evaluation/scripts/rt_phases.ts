@@ -4,9 +4,9 @@
  * and execution (first launch to completion seen by the scheduler). Percentiles per run, for all RT
  * requests and apart for those released while a BE request of the run was on the device (between
  * its first launch and its completion: the RT request found BE work to preempt or run beside) and
- * those released with none. Where the run recorded the scheduler loop's stalls, also how many RT requests waited a millisecond or more
- * before their first launch, and how many of those spent at least half the wait in a stall (the
- * loop was held, not deciding).
+ * those released with none. Where the run recorded the scheduler loop's stalls, also how many RT
+ * requests waited a millisecond or more before their first launch, and how many of those spent at
+ * least half the wait in a stall (the loop was held, not deciding).
  *
  * Usage: deno run --allow-read --allow-write evaluation/scripts/rt_phases.ts <runs dir> <out.json>
  *        [name prefixes, comma-separated, default "rtlat-"]
@@ -88,14 +88,16 @@ for (const name of names) {
   const rt = run.requests.filter((r) => r.priority === "rt");
   if (rt.length === 0) continue;
   const be = run.requests.filter((r) => r.priority === "be");
-  const withBe = rt.filter((r) => beRunningAt(be, r.submittedUs));
+  const withBe: RequestRecord[] = [];
+  const alone: RequestRecord[] = [];
+  for (const r of rt) (beRunningAt(be, r.submittedUs) ? withBe : alone).push(r);
   rows.push({
     run: name.replace(/\.json$/, ""),
     mode: run.label.mode,
     ...phases(rt),
     ...(be.length === 0 ? {} : {
       released_beside_be: phases(withBe),
-      released_alone: phases(rt.filter((r) => !withBe.includes(r))),
+      released_alone: phases(alone),
     }),
     ...(run.loopStalls === undefined ? {} : hostWaits(rt, run.loopStalls)),
   });

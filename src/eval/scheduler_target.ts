@@ -155,7 +155,7 @@ export class SchedulerTarget implements BenchTarget, AsyncDisposable {
     return this.#scheduler.nowUs();
   }
 
-  /** The scheduler's preemption, quiesce and (`reef` mode) kernel-selection times, and loop stalls. */
+  /** Preemption, quiesce and (`reef` mode) kernel-selection times, and the loop's stalls. */
   async stats(): Promise<TargetStats> {
     const stats = await this.#scheduler.stats();
     return {

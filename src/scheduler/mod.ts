@@ -27,5 +27,5 @@ export {
   type RtKernelLaunch,
   type RtKernelPadder,
 } from "./padding.ts";
-export type { PreemptionRecord, RestoreRecord, SchedulerStats } from "./stats.ts";
+export type { LoopStall, PreemptionRecord, RestoreRecord, SchedulerStats } from "./stats.ts";
 export type { Priority, TaskResult, TaskTimings } from "./task.ts";

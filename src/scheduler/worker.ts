@@ -146,8 +146,8 @@ async function start(message: Extract<ToWorker, { type: "start" }>): Promise<voi
 /** `REEF_WORKER_HEAP_PROFILE`, where the environment may be read. */
 function heapProfilePrefix(): string | undefined {
   const variable = "REEF_WORKER_HEAP_PROFILE";
-  const state = Deno.permissions.querySync({ name: "env", variable }).state;
-  return state === "granted" ? Deno.env.get(variable) || undefined : undefined;
+  const permission = Deno.permissions.querySync({ name: "env", variable }).state;
+  return permission === "granted" ? Deno.env.get(variable) || undefined : undefined;
 }
 
 async function handleControl(message: Exclude<ToWorker, { type: "start" }>): Promise<void> {
